@@ -1,0 +1,432 @@
+//! `proxysync`: the operator command line.
+//!
+//! It runs with the operator's own AWS credentials (or, with
+//! `AWS_ENDPOINT_URL`, against a local emulator) and talks to the same
+//! DynamoDB table and secrets as the functions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use proxysync_core::explain::{self, ExplainContext, Explanation};
+use proxysync_core::model::{Instance, TrackerKind};
+use proxysync_core::secrets::Secrets;
+use proxysync_core::store::Store;
+use proxysync_core::tracker::InboundRequest;
+use proxysync_core::{Config, Pipeline, Settings};
+
+mod table;
+
+#[derive(Parser)]
+#[command(
+    name = "proxysync",
+    version,
+    about = "Operate proxysync: instances, connections, explain, parked events"
+)]
+struct Cli {
+    /// The DynamoDB table of the deployment.
+    #[arg(
+        long,
+        global = true,
+        env = "PROXYSYNC_TABLE",
+        default_value = "proxysync"
+    )]
+    table: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Register tracker instances and their proxy users.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Load connections between projects.
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+    /// Show what a webhook would do, without writing anything.
+    Explain(ExplainArgs),
+    /// Inspect, replay or drop parked events.
+    #[command(subcommand)]
+    Parked(ParkedCommand),
+    /// Create the DynamoDB table (for the local stack; SAM creates it in AWS).
+    CreateTable,
+}
+
+#[derive(Subcommand)]
+enum InstanceCommand {
+    /// Register an instance: reads the proxy identity from the tracker and stores both.
+    Add(InstanceAddArgs),
+    /// List registered instances.
+    List,
+}
+
+#[derive(Args)]
+struct InstanceAddArgs {
+    /// The instance id, the `{instance}` in the webhook URL.
+    #[arg(long)]
+    id: String,
+    /// The tracker kind: github or jira-cloud.
+    #[arg(long)]
+    tracker: String,
+    /// The API base URL, such as https://api.github.com or https://acme.atlassian.net.
+    #[arg(long)]
+    base_url: String,
+    /// The Secrets Manager secret id holding the proxy credentials and the webhook secret.
+    #[arg(long)]
+    secret: String,
+}
+
+#[derive(Subcommand)]
+enum ConnectionCommand {
+    /// Store the connections of a YAML configuration file; their instances must be registered.
+    Apply {
+        /// The YAML file with a `connections:` list.
+        file: PathBuf,
+    },
+    /// List stored connections.
+    List,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The webhook route: github or jira.
+    #[arg(long)]
+    tracker: String,
+    /// The instance id of the webhook URL.
+    #[arg(long)]
+    instance: String,
+    /// A file of `Name: value` header lines, as `curl -D` writes them.
+    #[arg(long)]
+    headers: PathBuf,
+    /// The raw request body.
+    #[arg(long)]
+    body: PathBuf,
+    /// Read instances and connections from this YAML file instead of DynamoDB.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Read secret values from this JSON file (secret id to secret value) instead of Secrets Manager.
+    #[arg(long)]
+    secrets: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ParkedCommand {
+    /// List parked events, oldest first.
+    List,
+    /// Show one parked event and its last error.
+    Show { id: String },
+    /// Retry parked events now.
+    Replay {
+        /// Retry every event, also those whose next attempt is not due yet.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete a parked event without applying it.
+    Drop { id: String },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PROXYSYNC_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Explain(args) => return explain_command(&cli.table, args).await,
+        Command::CreateTable => {
+            let aws = aws().await;
+            table::create(&aws_sdk_dynamodb::Client::new(&aws), &cli.table).await?;
+            println!("table {} is ready", cli.table);
+        }
+        Command::Instance(InstanceCommand::Add(args)) => instance_add(&cli.table, args).await?,
+        Command::Instance(InstanceCommand::List) => {
+            let config = store(&cli.table).await.load_config().await?;
+            for instance in &config.instances {
+                let proxy = instance
+                    .proxy
+                    .as_ref()
+                    .map_or("-".to_owned(), |p| format!("{} ({})", p.name, p.id));
+                println!(
+                    "{}\t{}\t{}\tproxy {proxy}",
+                    instance.id, instance.tracker, instance.base_url
+                );
+            }
+        }
+        Command::Connection(ConnectionCommand::Apply { file }) => {
+            connection_apply(&cli.table, &file).await?
+        }
+        Command::Connection(ConnectionCommand::List) => {
+            let config = store(&cli.table).await.load_config().await?;
+            for c in &config.connections {
+                println!(
+                    "{}\t{}:{}\t{:?}\t{}:{}",
+                    c.id, c.a.instance, c.a.project, c.direction, c.b.instance, c.b.project
+                );
+            }
+        }
+        Command::Parked(command) => parked_command(&cli.table, command).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn aws() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+async fn store(table: &str) -> Store {
+    Store::new(aws_sdk_dynamodb::Client::new(&aws().await), table)
+}
+
+async fn pipeline(table: &str) -> Result<Pipeline> {
+    let aws = aws().await;
+    let settings = Settings::from_lookup(|name| match name {
+        "PROXYSYNC_TABLE" => Some(table.to_owned()),
+        other => std::env::var(other).ok(),
+    })?;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let secrets = Secrets::aws(
+        aws_sdk_secretsmanager::Client::new(&aws),
+        Duration::from_secs(60),
+    );
+    Ok(Pipeline::new(
+        settings,
+        store,
+        secrets,
+        proxysync_core::lambda::http_client()?,
+    ))
+}
+
+async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
+    let tracker = TrackerKind::parse(&args.tracker).ok_or_else(|| {
+        let names: Vec<&str> = TrackerKind::ALL.iter().map(|k| k.as_str()).collect();
+        anyhow!(
+            "unknown tracker {:?}: use one of {}",
+            args.tracker,
+            names.join(", ")
+        )
+    })?;
+    let mut instance = Instance {
+        id: args.id,
+        tracker,
+        base_url: args.base_url,
+        secret: args.secret,
+        proxy: None,
+    };
+    Config {
+        instances: vec![instance.clone()],
+        connections: Vec::new(),
+    }
+    .validate()?;
+
+    let pipeline = pipeline(table).await?;
+    let proxy = pipeline
+        .whoami(&instance)
+        .await
+        .map_err(|e| anyhow!("could not read the proxy identity of {}: {e}", instance.id))?;
+    println!(
+        "instance {}: proxy user {} (id {})",
+        instance.id, proxy.name, proxy.id
+    );
+    instance.proxy = Some(proxy);
+    pipeline.store().put_instance(&instance).await?;
+    Ok(())
+}
+
+async fn connection_apply(table: &str, file: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("could not read {}", file.display()))?;
+    let from_file: Config = serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("invalid configuration in {}", file.display()))?;
+    let store = store(table).await;
+    let stored = store.load_config().await?;
+
+    // Connections are checked against the registered instances, which carry the proxy identities.
+    let merged = Config {
+        instances: stored.instances.clone(),
+        connections: from_file.connections.clone(),
+    };
+    merged
+        .validate()
+        .map_err(|e| anyhow!("{e} (register instances with `proxysync instance add`)"))?;
+    for connection in &from_file.connections {
+        store.put_connection(connection).await?;
+        println!(
+            "connection {}: {} {} <-> {} {}",
+            connection.id,
+            connection.a.instance,
+            connection.a.project,
+            connection.b.instance,
+            connection.b.project
+        );
+    }
+    Ok(())
+}
+
+async fn explain_command(table: &str, args: ExplainArgs) -> Result<ExitCode> {
+    let headers = std::fs::read_to_string(&args.headers)
+        .with_context(|| format!("could not read headers file {}", args.headers.display()))?;
+    let body = std::fs::read(&args.body)
+        .with_context(|| format!("could not read body file {}", args.body.display()))?;
+    let request = InboundRequest {
+        headers: explain::parse_headers(&headers),
+        body,
+    };
+
+    let aws = match (&args.config, &args.secrets) {
+        (Some(_), Some(_)) => None,
+        _ => Some(aws().await),
+    };
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            Config::from_yaml(&text)?
+        }
+        None => {
+            Store::new(
+                aws_sdk_dynamodb::Client::new(aws.as_ref().expect("loaded")),
+                table,
+            )
+            .load_config()
+            .await?
+        }
+    };
+    let secrets = match &args.secrets {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            let values: HashMap<String, serde_json::Value> = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!(
+                        "{} must be a JSON object of secret id to secret value",
+                        path.display()
+                    )
+                })?;
+            Secrets::fixed(values)
+        }
+        None => Secrets::aws(
+            aws_sdk_secretsmanager::Client::new(aws.as_ref().expect("loaded")),
+            Duration::from_secs(60),
+        ),
+    };
+    let store = match (&args.config, &aws) {
+        (None, Some(aws)) => Some(Store::new(aws_sdk_dynamodb::Client::new(aws), table)),
+        _ => None,
+    };
+
+    let cx = ExplainContext {
+        config: &config,
+        secrets: &secrets,
+        store: store.as_ref(),
+        http: proxysync_core::lambda::http_client()?,
+    };
+    let explanation = explain::explain(&cx, &args.tracker, &args.instance, &request)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    } else {
+        print_explanation(&explanation);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_explanation(explanation: &Explanation) {
+    let signature = serde_json::to_value(&explanation.signature).unwrap_or_default();
+    print!("signature: {}", signature.as_str().unwrap_or_default());
+    match &explanation.signature_detail {
+        Some(detail) => println!(" ({detail})"),
+        None => println!(),
+    }
+    println!("event: {}", explanation.event);
+    if let Some(ignored) = &explanation.ignored {
+        println!("ignored: {ignored}");
+    }
+    for event in &explanation.events {
+        println!();
+        println!("{} on {}", event.kind, event.issue);
+        println!(
+            "  author: {}{}",
+            event.author,
+            if event.authored_by_proxy {
+                " [proxy user]"
+            } else {
+                ""
+            }
+        );
+        println!("  decision: {} ({})", event.decision, event.reason);
+        for request in &event.requests {
+            println!("  {} {}", request.method, request.path);
+            if let Some(body) = &request.body {
+                println!("    {body}");
+            }
+        }
+    }
+}
+
+async fn parked_command(table: &str, command: ParkedCommand) -> Result<()> {
+    match command {
+        ParkedCommand::List => {
+            let parked = store(table).await.list_parked().await?;
+            if parked.is_empty() {
+                println!("no parked events");
+            }
+            for p in parked {
+                println!(
+                    "{}\t{}\t{}\tattempts {}\t{}",
+                    p.id, p.event.kind, p.event.issue.key, p.attempts, p.error
+                );
+            }
+        }
+        ParkedCommand::Show { id } => {
+            let parked = store(table).await.list_parked().await?;
+            let found = parked.into_iter().find(|p| p.id == id).ok_or_else(|| {
+                anyhow!("no parked event {id:?}: list them with `proxysync parked list`")
+            })?;
+            println!("{}", serde_json::to_string_pretty(&found)?);
+        }
+        ParkedCommand::Replay { all } => {
+            let report = pipeline(table)
+                .await?
+                .replay_parked(all, Duration::from_secs(30))
+                .await?;
+            println!(
+                "replayed {}, skipped {}, failed {}, waiting {}",
+                report.replayed, report.skipped, report.failed, report.waiting
+            );
+            if report.failed > 0 {
+                bail!(
+                    "{} parked events failed again: see `proxysync parked list`",
+                    report.failed
+                );
+            }
+        }
+        ParkedCommand::Drop { id } => {
+            store(table).await.delete_parked(&id).await?;
+            println!("dropped {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The configuration file and the environment settings of the functions.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+use crate::model::{Connection, Instance, TrackerKind};
+
+/// Instances and connections, as in the YAML file that `connection apply` and `--config` read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub instances: Vec<Instance>,
+    #[serde(default)]
+    pub connections: Vec<Connection>,
+}
+
+impl Config {
+    /// Parses and validates a YAML configuration.
+    ///
+    /// # Errors
+    /// A message naming the invalid key or value and how to fix it.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = serde_yaml_ng::from_str(text)
+            .map_err(|e| ConfigError(format!("invalid configuration: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ids, references and project names.
+    ///
+    /// # Errors
+    /// A message naming the invalid value and how to fix it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut ids = HashSet::new();
+        for instance in &self.instances {
+            if instance.id.is_empty() || instance.id.contains(['/', '#', ' ']) {
+                return Err(ConfigError(format!(
+                    "invalid instance id {:?}: use letters, digits, '-' and '_' only",
+                    instance.id
+                )));
+            }
+            if !ids.insert(instance.id.as_str()) {
+                return Err(ConfigError(format!(
+                    "instance id {:?} is defined twice",
+                    instance.id
+                )));
+            }
+            if !(instance.base_url.starts_with("https://")
+                || instance.base_url.starts_with("http://"))
+            {
+                return Err(ConfigError(format!(
+                    "instance {:?} has base_url {:?}: it must start with https://",
+                    instance.id, instance.base_url
+                )));
+            }
+        }
+
+        let mut connection_ids = HashSet::new();
+        for connection in &self.connections {
+            if !connection_ids.insert(connection.id.as_str()) {
+                return Err(ConfigError(format!(
+                    "connection id {:?} is defined twice",
+                    connection.id
+                )));
+            }
+            for endpoint in [&connection.a, &connection.b] {
+                let instance = self.instance(&endpoint.instance).ok_or_else(|| {
+                    ConfigError(format!(
+                        "connection {:?} names instance {:?}, which is not defined: add it under instances",
+                        connection.id, endpoint.instance
+                    ))
+                })?;
+                check_project(instance.tracker, &endpoint.project).map_err(|message| {
+                    ConfigError(format!("connection {:?}: {message}", connection.id))
+                })?;
+            }
+            if connection.a.instance == connection.b.instance
+                && connection.a.project == connection.b.project
+            {
+                return Err(ConfigError(format!(
+                    "connection {:?} connects project {:?} with itself",
+                    connection.id, connection.a.project
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds an instance by id.
+    pub fn instance(&self, id: &str) -> Option<&Instance> {
+        self.instances.iter().find(|instance| instance.id == id)
+    }
+}
+
+fn check_project(tracker: TrackerKind, project: &str) -> Result<(), String> {
+    let valid = match tracker {
+        TrackerKind::Github => project.split('/').filter(|part| !part.is_empty()).count() == 2,
+        TrackerKind::JiraCloud | TrackerKind::JiraDc => {
+            !project.is_empty()
+                && project
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        _ => !project.is_empty(),
+    };
+    if valid {
+        return Ok(());
+    }
+    let expected = match tracker {
+        TrackerKind::Github => "owner/repo",
+        TrackerKind::JiraCloud | TrackerKind::JiraDc => "a project key such as SUP",
+        _ => "a project name",
+    };
+    Err(format!(
+        "invalid {tracker} project {project:?}: expected {expected}"
+    ))
+}
+
+/// Settings of the webhook functions, read once at start from the environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The DynamoDB table (`PROXYSYNC_TABLE`).
+    pub table: String,
+    /// How long a webhook may spend on target calls before it parks the event
+    /// (`PROXYSYNC_SYNC_BUDGET_MS`, default 8000: GitHub gives up on a webhook after 10 s).
+    pub sync_budget: Duration,
+    /// The largest accepted webhook body (`PROXYSYNC_MAX_BODY_BYTES`, default 2 MiB).
+    pub max_body_bytes: usize,
+    /// How long instances and connections stay cached (`PROXYSYNC_CONFIG_TTL_SECS`, default 60).
+    pub config_ttl: Duration,
+    /// How long credentials stay cached (`PROXYSYNC_SECRET_TTL_SECS`, default 900).
+    pub secret_ttl: Duration,
+}
+
+impl Settings {
+    /// Reads the settings from the environment.
+    ///
+    /// # Errors
+    /// A message naming the missing or invalid variable.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need not change the process environment.
+    ///
+    /// # Errors
+    /// A message naming the missing or invalid variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let table = lookup("PROXYSYNC_TABLE")
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| ConfigError("missing environment variable PROXYSYNC_TABLE: set it to the DynamoDB table name".to_owned()))?;
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(value) => value.trim().parse().map_err(|_| {
+                    ConfigError(format!("invalid {name}={value:?}: expected a whole number"))
+                }),
+            }
+        };
+        Ok(Settings {
+            table,
+            sync_budget: Duration::from_millis(number("PROXYSYNC_SYNC_BUDGET_MS", 8000)?),
+            max_body_bytes: usize::try_from(number("PROXYSYNC_MAX_BODY_BYTES", 2 * 1024 * 1024)?)
+                .unwrap_or(usize::MAX),
+            config_ttl: Duration::from_secs(number("PROXYSYNC_CONFIG_TTL_SECS", 60)?),
+            secret_ttl: Duration::from_secs(number("PROXYSYNC_SECRET_TTL_SECS", 900)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+instances:
+  - id: acme-github
+    tracker: github
+    base_url: https://api.github.com
+    secret: proxysync/acme-github
+    proxy: { id: "9001", name: acme-sync }
+  - id: acme-jira
+    tracker: jira-cloud
+    base_url: https://acme.atlassian.net
+    secret: proxysync/acme-jira
+connections:
+  - id: widgets
+    a: { instance: acme-github, project: acme/widgets }
+    b: { instance: acme-jira, project: SUP, closed_status: Done }
+    direction: both
+"#;
+
+    #[test]
+    fn example_parses() {
+        let config = Config::from_yaml(EXAMPLE).unwrap();
+        assert_eq!(config.instances.len(), 2);
+        assert_eq!(
+            config.connections[0].b.closed_status.as_deref(),
+            Some("Done")
+        );
+    }
+
+    #[test]
+    fn unknown_instance_named() {
+        let text = EXAMPLE.replace("instance: acme-jira", "instance: acme-jria");
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(error.contains("\"acme-jria\""), "{error}");
+    }
+
+    #[test]
+    fn bad_github_project_named() {
+        let text = EXAMPLE.replace("project: acme/widgets", "project: widgets");
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(error.contains("owner/repo"), "{error}");
+    }
+
+    #[test]
+    fn unknown_tracker_rejected() {
+        let text = EXAMPLE.replace("tracker: jira-cloud", "tracker: jira-server");
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(error.contains("jira-server"), "{error}");
+    }
+
+    #[test]
+    fn settings_need_table() {
+        let error = Settings::from_lookup(|_| None).unwrap_err().to_string();
+        assert!(error.contains("PROXYSYNC_TABLE"), "{error}");
+    }
+
+    #[test]
+    fn settings_reject_bad_number() {
+        let lookup = |name: &str| match name {
+            "PROXYSYNC_TABLE" => Some("t".to_owned()),
+            "PROXYSYNC_SYNC_BUDGET_MS" => Some("8s".to_owned()),
+            _ => None,
+        };
+        let error = Settings::from_lookup(lookup).unwrap_err().to_string();
+        assert!(error.contains("PROXYSYNC_SYNC_BUDGET_MS"), "{error}");
+    }
+}

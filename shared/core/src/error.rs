@@ -1,0 +1,133 @@
+//! Error types of the pipeline, with the HTTP status each one answers.
+
+use std::time::Duration;
+
+use crate::model::TrackerKind;
+
+/// Why an inbound request was rejected before anything was stored.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Rejection {
+    #[error("unknown tracker route {0:?}: use one of github, jira")]
+    UnknownRoute(String),
+    #[error("unknown instance {0:?}: register it with `proxysync instance add`")]
+    UnknownInstance(String),
+    #[error(
+        "instance {instance:?} is a {actual} instance, not reachable through the {route} route"
+    )]
+    WrongRoute {
+        instance: String,
+        actual: TrackerKind,
+        route: String,
+    },
+    #[error("missing signature header {0}: set the webhook secret on the tracker")]
+    MissingSignature(&'static str),
+    #[error(
+        "invalid signature in {0}: the webhook secret on the tracker differs from the instance secret"
+    )]
+    BadSignature(&'static str),
+    #[error("request body of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("malformed body: {0}")]
+    Malformed(String),
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+}
+
+impl Rejection {
+    /// The HTTP status this rejection answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejection::UnknownRoute(_) | Rejection::UnknownInstance(_) => 404,
+            Rejection::WrongRoute { .. } => 404,
+            Rejection::MissingSignature(_) | Rejection::BadSignature(_) => 401,
+            Rejection::TooLarge { .. } => 413,
+            Rejection::Malformed(_) | Rejection::MissingHeader(_) => 400,
+        }
+    }
+
+    /// A short machine-readable reason, used in metrics and JSON errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::UnknownRoute(_) => "unknown_route",
+            Rejection::UnknownInstance(_) => "unknown_instance",
+            Rejection::WrongRoute { .. } => "wrong_route",
+            Rejection::MissingSignature(_) => "missing_signature",
+            Rejection::BadSignature(_) => "bad_signature",
+            Rejection::TooLarge { .. } => "too_large",
+            Rejection::Malformed(_) => "malformed",
+            Rejection::MissingHeader(_) => "missing_header",
+        }
+    }
+}
+
+/// A failed call to a target tracker, after the retries that fit the budget.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("{tracker} answered {status} to {method} {path}: {message}")]
+    Status {
+        tracker: TrackerKind,
+        status: u16,
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error("{tracker} rate limit: retry after {wait:?}, beyond the sync budget")]
+    RateLimited {
+        tracker: TrackerKind,
+        wait: Duration,
+    },
+    #[error("{tracker} unreachable at {method} {path}: {message}")]
+    Unavailable {
+        tracker: TrackerKind,
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error("{tracker} sent an unexpected response to {method} {path}: {message}")]
+    BadResponse {
+        tracker: TrackerKind,
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl TargetError {
+    /// The HTTP status the tracker answered, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TargetError::Status { status, .. } => Some(*status),
+            TargetError::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+
+    /// Returns true when the credentials were refused, so a re-read of the secret may help.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(401)
+    }
+}
+
+/// A failure of proxysync's own storage or configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} on table {table} failed: {message}")]
+    Dynamo {
+        operation: &'static str,
+        table: String,
+        message: String,
+    },
+    #[error("Secrets Manager could not read secret {secret_id}: {message}")]
+    Secret { secret_id: String, message: String },
+    #[error("secret {secret_id} is invalid: {message}")]
+    InvalidSecret { secret_id: String, message: String },
+    #[error("stored record {key} is invalid: {message}")]
+    InvalidRecord { key: String, message: String },
+}
+
+/// An invalid setting, configuration file or command argument.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);

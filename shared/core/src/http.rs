@@ -1,0 +1,483 @@
+//! The HTTP client that tracker modules call targets through.
+//!
+//! [`Api`] adds authentication and default headers, retries rate limits and
+//! server errors while the sync budget lasts, and turns error answers into
+//! [`TargetError`]s. In a dry run it records each request instead of sending it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::error::TargetError;
+use crate::model::TrackerKind;
+use crate::tracker::{Auth, TrackerModule};
+
+/// The longest one request may take before it counts as timed out.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most attempts of one request, whatever the budget, so `Retry-After: 0` cannot spin.
+const MAX_ATTEMPTS: u32 = 6;
+/// GitHub's header with the expiry time of a personal access token.
+const GITHUB_TOKEN_EXPIRY: &str = "github-authentication-token-expiration";
+/// How early before a token's expiry the client starts to warn.
+const TOKEN_EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A request that a dry run would have sent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlannedRequest {
+    pub method: String,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+/// The requests recorded by a dry run, shared with the caller that reads them.
+pub type RequestLog = Arc<Mutex<Vec<PlannedRequest>>>;
+
+/// An authenticated client for one tracker instance, bound to a deadline.
+pub struct Api {
+    tracker: TrackerKind,
+    instance: String,
+    base_url: String,
+    client: reqwest::Client,
+    auth: Auth,
+    module: &'static dyn TrackerModule,
+    deadline: Instant,
+    dry_run: Option<RequestLog>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("tracker", &self.tracker)
+            .field("instance", &self.instance)
+            .field("base_url", &self.base_url)
+            .field("dry_run", &self.dry_run.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `Api::new` needs to know about the instance it calls.
+pub struct ApiTarget<'a> {
+    pub tracker: TrackerKind,
+    pub instance: &'a str,
+    pub base_url: &'a str,
+    pub module: &'static dyn TrackerModule,
+}
+
+impl Api {
+    /// Creates a client that sends real requests until `deadline`.
+    pub fn new(
+        client: reqwest::Client,
+        target: ApiTarget<'_>,
+        auth: Auth,
+        deadline: Instant,
+    ) -> Api {
+        Api {
+            tracker: target.tracker,
+            instance: target.instance.to_owned(),
+            base_url: target.base_url.trim_end_matches('/').to_owned(),
+            client,
+            auth,
+            module: target.module,
+            deadline,
+            dry_run: None,
+        }
+    }
+
+    /// Turns this client into a dry run that records requests into `log`.
+    pub fn into_dry_run(mut self, log: RequestLog) -> Api {
+        self.dry_run = Some(log);
+        self
+    }
+
+    /// The tracker this client calls.
+    pub fn tracker(&self) -> TrackerKind {
+        self.tracker
+    }
+
+    /// The instance's API base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends a GET request and returns the JSON answer.
+    pub async fn get(&self, path: &str) -> Result<Value, TargetError> {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// Sends a POST request with a JSON body and returns the JSON answer.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, TargetError> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// Sends a PUT request with a JSON body and returns the JSON answer.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, TargetError> {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    /// Sends a PATCH request with a JSON body and returns the JSON answer.
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, TargetError> {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Sends a DELETE request and returns the JSON answer.
+    pub async fn delete(&self, path: &str) -> Result<Value, TargetError> {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Sends one request, retrying rate limits and server errors while the budget lasts.
+    ///
+    /// # Errors
+    /// [`TargetError::Status`] for an error answer that a retry cannot fix,
+    /// [`TargetError::RateLimited`] or [`TargetError::Unavailable`] when the
+    /// budget ran out first.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, TargetError> {
+        if let Some(log) = &self.dry_run {
+            return Ok(self.record(log, &method, path, body));
+        }
+
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.send_once(&method, path, body).await;
+            let wait = match outcome {
+                Attempt::Done(result) => return result,
+                Attempt::Retry { wait, error } => {
+                    let give_up = attempt >= MAX_ATTEMPTS || Instant::now() + wait >= self.deadline;
+                    if give_up {
+                        return Err(error);
+                    }
+                    tracing::warn!(
+                        tracker = %self.tracker,
+                        instance = %self.instance,
+                        %method,
+                        path,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        error = %error,
+                        "retrying target request"
+                    );
+                    wait
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn record(&self, log: &RequestLog, method: &Method, path: &str, body: Option<&Value>) -> Value {
+        let planned = PlannedRequest {
+            method: method.to_string(),
+            path: path.to_owned(),
+            body: body.cloned(),
+        };
+        log.lock().expect("request log lock poisoned").push(planned);
+        self.module
+            .target()
+            .dry_run_response(method.as_str(), path, body)
+    }
+
+    async fn send_once(&self, method: &Method, path: &str, body: Option<&Value>) -> Attempt {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Attempt::Done(Err(self.unavailable(method, path, "sync budget exhausted")));
+        }
+
+        let url = format!("{}{}", self.base_url, path);
+        let mut request = self
+            .client
+            .request(method.clone(), &url)
+            .timeout(remaining.min(REQUEST_TIMEOUT));
+        for (name, value) in self.module.default_headers() {
+            request = request.header(*name, *value);
+        }
+        request = match &self.auth {
+            Auth::Bearer(token) => request.bearer_auth(token.expose_secret()),
+            Auth::Basic { user, password } => {
+                request.basic_auth(user, Some(password.expose_secret()))
+            }
+        };
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                // reqwest's error text names the URL, which holds no secret: tokens travel in headers.
+                let error = self.unavailable(method, path, &error.without_url().to_string());
+                return Attempt::Retry {
+                    wait: backoff(1),
+                    error,
+                };
+            }
+        };
+
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.check_token_expiry(&headers);
+        let text = match response.text().await {
+            Ok(text) => text,
+            Err(error) => {
+                let error = self.unavailable(
+                    method,
+                    path,
+                    &format!("truncated response: {}", error.without_url()),
+                );
+                return Attempt::Retry {
+                    wait: backoff(1),
+                    error,
+                };
+            }
+        };
+
+        if status.is_success() {
+            return Attempt::Done(self.parse_body(method, path, &text));
+        }
+        self.classify_error(method, path, status, &headers, &text)
+    }
+
+    fn parse_body(&self, method: &Method, path: &str, text: &str) -> Result<Value, TargetError> {
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(text).map_err(|error| TargetError::BadResponse {
+            tracker: self.tracker,
+            method: method.to_string(),
+            path: path.to_owned(),
+            message: format!("body is not JSON: {error}"),
+        })
+    }
+
+    fn classify_error(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        text: &str,
+    ) -> Attempt {
+        let status_error = TargetError::Status {
+            tracker: self.tracker,
+            status: status.as_u16(),
+            method: method.to_string(),
+            path: path.to_owned(),
+            message: error_message(text),
+        };
+
+        if let Some(wait) = rate_limit_wait(status, headers) {
+            let error = TargetError::RateLimited {
+                tracker: self.tracker,
+                wait,
+            };
+            return Attempt::Retry { wait, error };
+        }
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            return Attempt::Retry {
+                wait: backoff(2),
+                error: status_error,
+            };
+        }
+        Attempt::Done(Err(status_error))
+    }
+
+    fn unavailable(&self, method: &Method, path: &str, message: &str) -> TargetError {
+        TargetError::Unavailable {
+            tracker: self.tracker,
+            method: method.to_string(),
+            path: path.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn check_token_expiry(&self, headers: &HeaderMap) {
+        let Some(value) = headers
+            .get(GITHUB_TOKEN_EXPIRY)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return;
+        };
+        let Some(expires) = parse_github_expiry(value) else {
+            tracing::debug!(value, "unreadable token expiration header");
+            return;
+        };
+        let now = SystemTime::now();
+        let left = expires.duration_since(now).unwrap_or_default();
+        if left < TOKEN_EXPIRY_WARNING {
+            tracing::warn!(
+                tracker = %self.tracker,
+                instance = %self.instance,
+                expires = value,
+                hours_left = left.as_secs() / 3600,
+                "proxy token expires soon: replace it in the instance secret"
+            );
+        }
+    }
+}
+
+enum Attempt {
+    Done(Result<Value, TargetError>),
+    Retry { wait: Duration, error: TargetError },
+}
+
+/// Returns the wait a rate-limit answer asks for, or `None` when the answer is not a rate limit.
+///
+/// GitHub signals its primary limit with 403 or 429 and `x-ratelimit-remaining: 0`
+/// plus `x-ratelimit-reset` in epoch seconds, and secondary limits with
+/// `retry-after`. Jira Cloud sends 429 (and some 503s) with `Retry-After` in seconds.
+pub fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = header("retry-after").and_then(parse_retry_after);
+    let exhausted = header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
+
+    let limited = status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && (exhausted || retry_after.is_some()))
+        || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some());
+    if !limited {
+        return None;
+    }
+    if let Some(wait) = retry_after {
+        return Some(wait);
+    }
+    if exhausted {
+        let reset = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(reset) = reset {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            return Some(Duration::from_secs(reset.saturating_sub(now)));
+        }
+    }
+    Some(Duration::from_secs(60))
+}
+
+/// Parses `Retry-After` given in seconds; an HTTP date counts as one minute.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) => Some(Duration::from_secs(seconds)),
+        Err(_) if !value.trim().is_empty() => Some(Duration::from_secs(60)),
+        Err(_) => None,
+    }
+}
+
+/// Parses GitHub's `2026-12-10 12:00:00 UTC` token expiry format.
+fn parse_github_expiry(value: &str) -> Option<SystemTime> {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let trimmed = value.trim().trim_end_matches("UTC").trim();
+    let datetime = time::PrimitiveDateTime::parse(trimmed, &format).ok()?;
+    let seconds = datetime.assume_utc().unix_timestamp();
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).ok()?))
+}
+
+/// Extracts a readable message from a tracker's JSON error body, or the start of the text.
+fn error_message(text: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    if let Some(value) = parsed {
+        if let Some(message) = value.get("message").and_then(Value::as_str) {
+            return message.to_owned();
+        }
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(list) = value.get("errorMessages").and_then(Value::as_array) {
+            parts.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        if let Some(map) = value.get("errors").and_then(Value::as_object) {
+            parts.extend(
+                map.iter().map(|(field, error)| {
+                    format!("{field}: {}", error.as_str().unwrap_or("invalid"))
+                }),
+            );
+        }
+        if !parts.is_empty() {
+            return parts.join("; ");
+        }
+    }
+    let mut message: String = text.chars().take(200).collect();
+    if message.is_empty() {
+        message = "empty body".to_owned();
+    }
+    message
+}
+
+/// An exponential backoff with jitter, starting near 200 ms.
+fn backoff(step: u32) -> Duration {
+    let base = 200u64 << step.min(5);
+    let jitter = rand::rng().random_range(0..=base / 2);
+    Duration::from_millis(base + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        let wait = rate_limit_wait(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "3")]),
+        );
+        assert_eq!(wait, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn retry_after_zero() {
+        let wait = rate_limit_wait(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "0")]),
+        );
+        assert_eq!(wait, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn github_primary_limit_uses_reset() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let reset = (now + 120).to_string();
+        let map = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &reset),
+        ]);
+        let wait = rate_limit_wait(StatusCode::FORBIDDEN, &map).unwrap();
+        assert!(wait >= Duration::from_secs(110), "wait {wait:?}");
+    }
+
+    #[test]
+    fn plain_forbidden_is_not_rate_limit() {
+        let map = headers(&[("x-ratelimit-remaining", "4999")]);
+        assert_eq!(rate_limit_wait(StatusCode::FORBIDDEN, &map), None);
+    }
+
+    #[test]
+    fn github_expiry_parses() {
+        let parsed = parse_github_expiry("2026-12-10 12:00:00 UTC").unwrap();
+        let seconds = parsed.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(seconds, 1_796_904_000);
+    }
+
+    #[test]
+    fn jira_error_message_joined() {
+        let text = r#"{"errorMessages":["No access"],"errors":{"summary":"required"}}"#;
+        assert_eq!(error_message(text), "No access; summary: required");
+    }
+}

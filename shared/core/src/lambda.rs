@@ -1,0 +1,144 @@
+//! The Lambda side of a webhook function: API Gateway request in, pipeline, JSON response out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use tokio::time::Instant;
+
+use crate::config::Settings;
+use crate::pipeline::{Pipeline, WebhookResponse};
+use crate::secrets::Secrets;
+use crate::store::Store;
+use crate::time_util::now_ms;
+use crate::tracker::InboundRequest;
+
+/// Time kept back from the Lambda deadline to answer and to park an event.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// Builds the AWS clients and the pipeline from the environment, once per container.
+///
+/// # Errors
+/// A missing or invalid setting, named in the message.
+pub async fn pipeline_from_env() -> Result<Pipeline, crate::error::ConfigError> {
+    let settings = Settings::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), settings.table.clone());
+    let secrets = Secrets::aws(
+        aws_sdk_secretsmanager::Client::new(&aws),
+        settings.secret_ttl,
+    );
+    let http = http_client()?;
+    Ok(Pipeline::new(settings, store, secrets, http))
+}
+
+/// The HTTP client for tracker calls, shared by every request of a container.
+///
+/// # Errors
+/// The TLS set-up failed.
+pub fn http_client() -> Result<reqwest::Client, crate::error::ConfigError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("proxysync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| crate::error::ConfigError(format!("could not build the HTTP client: {e}")))
+}
+
+/// Runs a webhook function for `route` until the Lambda runtime stops it.
+///
+/// # Errors
+/// The settings are invalid, or the runtime failed.
+pub async fn serve(route: &'static str) -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let pipeline = Arc::new(pipeline_from_env().await?);
+    lambda_http::run(service_fn(move |request: Request| {
+        let pipeline = pipeline.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&pipeline, route, request).await) }
+    }))
+    .await
+}
+
+/// Handles one API Gateway request; the instance comes from the `{instance}` path parameter.
+pub async fn handle(pipeline: &Pipeline, route: &str, request: Request) -> Response<Body> {
+    let instance = request
+        .path_parameters_ref()
+        .and_then(|params| params.first("instance"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| instance_from_path(request.uri().path()));
+    let deadline = deadline(pipeline, &request);
+
+    let (parts, body) = request.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    // lambda_http has already decoded a base64 body (isBase64Encoded) into bytes.
+    let body = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    let inbound = InboundRequest { headers, body };
+    to_response(
+        pipeline
+            .handle_webhook(route, &instance, &inbound, deadline)
+            .await,
+    )
+}
+
+/// Takes the last path segment, for callers (such as a function URL) that pass no path parameters.
+fn instance_from_path(path: &str) -> String {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn deadline(pipeline: &Pipeline, request: &Request) -> Instant {
+    let budget = pipeline.settings().sync_budget;
+    let lambda_left = request.lambda_context_ref().and_then(|context| {
+        let left_ms = i64::try_from(context.deadline).ok()? - now_ms();
+        Some(
+            Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
+                .saturating_sub(DEADLINE_MARGIN),
+        )
+    });
+    let left = match lambda_left {
+        Some(left) if left < budget => left,
+        _ => budget,
+    };
+    Instant::now() + left
+}
+
+fn to_response(response: WebhookResponse) -> Response<Body> {
+    Response::builder()
+        .status(response.status)
+        .header("content-type", "application/json")
+        .body(Body::Text(response.body.to_string()))
+        .expect("status and header are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_is_last_segment() {
+        assert_eq!(
+            instance_from_path("/webhooks/github/acme-github"),
+            "acme-github"
+        );
+        assert_eq!(
+            instance_from_path("/webhooks/github/acme-github/"),
+            "acme-github"
+        );
+    }
+}

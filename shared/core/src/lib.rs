@@ -1,0 +1,23 @@
+//! The shared library of proxysync: the webhook pipeline, the tracker
+//! modules, and the DynamoDB and Secrets Manager stores.
+//!
+//! A webhook function is a thin binary that calls [`lambda::serve`] with its
+//! route; everything else lives here so that the CLI's `explain` and the
+//! tests run exactly the code the functions run.
+
+pub mod config;
+pub mod error;
+pub mod explain;
+pub mod http;
+pub mod lambda;
+pub mod model;
+pub mod pipeline;
+pub mod secrets;
+pub mod store;
+pub mod sync;
+pub mod time_util;
+pub mod tracker;
+pub mod trackers;
+
+pub use config::{Config, Settings};
+pub use pipeline::{Pipeline, WebhookResponse};

@@ -1,0 +1,899 @@
+//! The webhook path shared by every tracker: look up, verify, parse, drop the
+//! proxy user's changes, claim the delivery, sync each connection, store the
+//! link, and park what fails past the budget.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::config::{Config, Settings};
+use crate::error::{Rejection, StoreError, TargetError};
+use crate::http::{Api, ApiTarget};
+use crate::model::{Change, ChangeEvent, Instance, ProxyIdentity};
+use crate::secrets::Secrets;
+use crate::store::{Claim, CommentWrite, Commit, LinkWrite, ParkedEvent, Store};
+use crate::sync::{self, Applied, ApplyContext, Route, SkipReason};
+use crate::time_util::now_ms;
+use crate::tracker::{InboundRequest, TrackerModule};
+use crate::trackers;
+
+/// How long a delivery claim protects an invocation that may still be running.
+const CLAIM_LEASE_MS: i64 = 5 * 60 * 1000;
+/// How long one invocation holds the right to create a peer issue.
+const CREATE_HOLD_MS: i64 = 60 * 1000;
+/// The longest a delivery waits for a racing delivery to finish creating the peer.
+const CREATE_WAIT: Duration = Duration::from_secs(4);
+
+/// The answer to a webhook: an HTTP status and a JSON body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl WebhookResponse {
+    fn error(status: u16, code: &str, message: String) -> WebhookResponse {
+        WebhookResponse {
+            status,
+            body: json!({"error": code, "message": message}),
+        }
+    }
+}
+
+/// A failure that leaves nothing stored, so the tracker's retry is the safety net.
+#[derive(Debug, thiserror::Error)]
+enum Abort {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+enum ConfigSource {
+    Stored(Mutex<Option<(Instant, Arc<Config>)>>),
+    Fixed(Arc<Config>),
+}
+
+/// What happened to one event through one connection.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Synced {
+        action: &'static str,
+        target: String,
+    },
+    Skipped(SkipReason),
+    Parked {
+        error: String,
+    },
+}
+
+impl Outcome {
+    fn to_json(&self, event: &ChangeEvent, connection: Option<&str>) -> Value {
+        let mut value =
+            json!({"kind": event.kind, "issue": event.issue.key, "connection": connection});
+        match self {
+            Outcome::Synced { action, target } => {
+                value["decision"] = json!("synced");
+                value["action"] = json!(action);
+                value["target"] = json!(target);
+            }
+            Outcome::Skipped(reason) => {
+                value["decision"] = json!("skipped");
+                value["reason"] = json!(reason.code());
+            }
+            Outcome::Parked { error } => {
+                value["decision"] = json!("parked");
+                value["error"] = json!(error);
+            }
+        }
+        value
+    }
+}
+
+/// The result of one replay run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub replayed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub waiting: usize,
+}
+
+/// The shared webhook pipeline, built once per Lambda container and reused while warm.
+pub struct Pipeline {
+    settings: Settings,
+    store: Store,
+    config: ConfigSource,
+    secrets: Secrets,
+    http: reqwest::Client,
+}
+
+impl Pipeline {
+    /// Creates a pipeline that reads instances and connections from the table.
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        secrets: Secrets,
+        http: reqwest::Client,
+    ) -> Pipeline {
+        Pipeline {
+            settings,
+            store,
+            config: ConfigSource::Stored(Mutex::new(None)),
+            secrets,
+            http,
+        }
+    }
+
+    /// Creates a pipeline with a fixed configuration instead of the stored one.
+    pub fn with_config(
+        settings: Settings,
+        store: Store,
+        secrets: Secrets,
+        http: reqwest::Client,
+        config: Config,
+    ) -> Pipeline {
+        Pipeline {
+            config: ConfigSource::Fixed(Arc::new(config)),
+            ..Pipeline::new(settings, store, secrets, http)
+        }
+    }
+
+    /// The settings this pipeline runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The DynamoDB store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Returns the configuration, from the cache while it is fresh.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn config(&self, reload: bool) -> Result<Arc<Config>, StoreError> {
+        let cache = match &self.config {
+            ConfigSource::Fixed(config) => return Ok(config.clone()),
+            ConfigSource::Stored(cache) => cache,
+        };
+        if !reload {
+            let cached = cache.lock().expect("config cache lock poisoned");
+            if let Some((read_at, config)) = cached.as_ref()
+                && read_at.elapsed() < self.settings.config_ttl
+            {
+                return Ok(config.clone());
+            }
+        }
+        let config = Arc::new(self.store.load_config().await?);
+        *cache.lock().expect("config cache lock poisoned") = Some((Instant::now(), config.clone()));
+        Ok(config)
+    }
+
+    /// Builds an authenticated client for `instance`, reading its secret through the cache.
+    ///
+    /// # Errors
+    /// The secret cannot be read or lacks a field the tracker needs.
+    pub async fn api(
+        &self,
+        instance: &Instance,
+        deadline: Instant,
+        reload: bool,
+    ) -> Result<Api, StoreError> {
+        let module = module_of(instance).map_err(|message| StoreError::InvalidSecret {
+            secret_id: instance.secret.clone(),
+            message,
+        })?;
+        let credentials = self.secrets.get(&instance.secret, reload).await?;
+        let auth = module
+            .auth(&credentials)
+            .map_err(|message| StoreError::InvalidSecret {
+                secret_id: instance.secret.clone(),
+                message,
+            })?;
+        let target = ApiTarget {
+            tracker: instance.tracker,
+            instance: &instance.id,
+            base_url: &instance.base_url,
+            module,
+        };
+        Ok(Api::new(self.http.clone(), target, auth, deadline))
+    }
+
+    /// Asks the tracker which account the instance's credentials belong to.
+    ///
+    /// # Errors
+    /// The secret cannot be read, or the tracker refused the call.
+    pub async fn whoami(&self, instance: &Instance) -> Result<ProxyIdentity, String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let api = self
+            .api(instance, deadline, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        let module = module_of(instance)?;
+        module
+            .target()
+            .whoami(&api)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Handles one webhook request end to end and returns the HTTP answer.
+    ///
+    /// `deadline` bounds the target calls; past it, failing events are parked.
+    pub async fn handle_webhook(
+        &self,
+        route: &str,
+        instance_id: &str,
+        request: &InboundRequest,
+        deadline: Instant,
+    ) -> WebhookResponse {
+        let span = info_span!(
+            "webhook",
+            tracker = route,
+            instance = instance_id,
+            event = tracing::field::Empty,
+            delivery = tracing::field::Empty,
+        );
+        async {
+            match self.process(route, instance_id, request, deadline).await {
+                Ok(response) => response,
+                Err(Abort::Rejected(rejection)) => {
+                    warn!(reason = rejection.code(), error = %rejection, "webhook rejected");
+                    WebhookResponse::error(
+                        rejection.status(),
+                        rejection.code(),
+                        rejection.to_string(),
+                    )
+                }
+                Err(Abort::Store(error)) => {
+                    tracing::error!(error = %error, "webhook failed before anything was stored");
+                    WebhookResponse::error(503, "unavailable", error.to_string())
+                }
+                Err(Abort::Setup(message)) => {
+                    tracing::error!(error = %message, "instance is not set up");
+                    WebhookResponse::error(500, "instance_not_ready", message)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn process(
+        &self,
+        route: &str,
+        instance_id: &str,
+        request: &InboundRequest,
+        deadline: Instant,
+    ) -> Result<WebhookResponse, Abort> {
+        if !trackers::ROUTES.contains(&route) {
+            return Err(Rejection::UnknownRoute(route.to_owned()).into());
+        }
+        let limit = self.settings.max_body_bytes;
+        if request.body.len() > limit {
+            return Err(Rejection::TooLarge {
+                size: request.body.len(),
+                limit,
+            }
+            .into());
+        }
+
+        let config = self.instance_config(instance_id).await?;
+        let instance = config
+            .instance(instance_id)
+            .expect("instance_config checked the id");
+        if instance.tracker.route() != route {
+            return Err(Rejection::WrongRoute {
+                instance: instance_id.to_owned(),
+                actual: instance.tracker,
+                route: route.to_owned(),
+            }
+            .into());
+        }
+        let module = module_of(instance).map_err(Abort::Setup)?;
+        let credentials = self.secrets.get(&instance.secret, false).await?;
+        let secret = credentials.webhook_secret.as_ref().ok_or_else(|| {
+            Abort::Setup(format!(
+                "secret {} has no webhook_secret field: add the secret the tracker signs webhooks with",
+                instance.secret
+            ))
+        })?;
+        module.source().verify(request, secret)?;
+
+        let parsed = module.source().parse(instance_id, request)?;
+        let span = tracing::Span::current();
+        span.record("event", parsed.event_name.as_str());
+        if let Some(delivery) = &parsed.delivery_id {
+            span.record("delivery", delivery.as_str());
+        }
+        if let Some(reason) = &parsed.ignored {
+            info!(
+                outcome = "ignored",
+                reason = reason.as_str(),
+                "event not synced"
+            );
+            return Ok(WebhookResponse {
+                status: 200,
+                body: json!({"outcome": "ignored", "event": parsed.event_name, "reason": reason}),
+            });
+        }
+        if instance.proxy.is_none() {
+            return Err(Abort::Setup(format!(
+                "instance {instance_id} has no proxy identity, so its own changes cannot be told apart: \
+                 run `proxysync instance add` for it"
+            )));
+        }
+
+        let delivery_id = parsed
+            .delivery_id
+            .clone()
+            .unwrap_or_else(|| body_digest(&request.body));
+        let delivery_key = format!("delivery#{route}#{instance_id}#{delivery_id}");
+        self.sync_events(
+            &config,
+            instance,
+            &parsed.events,
+            &delivery_key,
+            &delivery_id,
+            deadline,
+        )
+        .await
+    }
+
+    async fn instance_config(&self, instance_id: &str) -> Result<Arc<Config>, Abort> {
+        let config = self.config(false).await?;
+        if config.instance(instance_id).is_some() {
+            return Ok(config);
+        }
+        // The instance may have been added since the cache was filled.
+        let config = self.config(true).await?;
+        if config.instance(instance_id).is_none() {
+            return Err(Rejection::UnknownInstance(instance_id.to_owned()).into());
+        }
+        Ok(config)
+    }
+
+    async fn sync_events(
+        &self,
+        config: &Config,
+        instance: &Instance,
+        events: &[ChangeEvent],
+        delivery_key: &str,
+        delivery_id: &str,
+        deadline: Instant,
+    ) -> Result<WebhookResponse, Abort> {
+        let mut results = Vec::new();
+        let mut work = Vec::new();
+        for event in events {
+            match sync::route(config, instance, event) {
+                Ok(routes) => work.extend(routes.into_iter().map(|route| (event, route))),
+                Err(reason) => {
+                    info!(outcome = "skipped", reason = reason.code(), issue = %event.issue.key, "event skipped");
+                    results.push(Outcome::Skipped(reason).to_json(event, None));
+                }
+            }
+        }
+        if work.is_empty() {
+            return Ok(respond("skipped", delivery_id, results));
+        }
+
+        if let Claim::Duplicate { status } = self.store.claim(delivery_key, CLAIM_LEASE_MS).await? {
+            info!(
+                outcome = "duplicate",
+                status = status.as_str(),
+                "delivery already handled"
+            );
+            return Ok(WebhookResponse {
+                status: 200,
+                body: json!({"outcome": "duplicate", "delivery": delivery_id, "status": status}),
+            });
+        }
+
+        let mut parked = false;
+        let mut finished = false;
+        let last = work.len() - 1;
+        for (index, (event, route)) in work.iter().enumerate() {
+            let finish = (index == last).then_some(delivery_key);
+            let result = self.sync_route(event, route, deadline, finish, None).await;
+            let (outcome, did_finish) = match result {
+                Ok(done) => done,
+                Err(error) => {
+                    if let Err(release) = self.store.release(delivery_key).await {
+                        warn!(error = %release, "could not release the delivery claim; it expires with its lease");
+                    }
+                    return Err(error.into());
+                }
+            };
+            finished |= did_finish;
+            parked |= matches!(outcome, Outcome::Parked { .. });
+            results.push(outcome.to_json(event, Some(&route.connection.id)));
+        }
+        if !finished {
+            self.store.finish(delivery_key).await?;
+        }
+
+        if parked {
+            return Ok(WebhookResponse {
+                status: 202,
+                body: json!({"outcome": "parked", "delivery": delivery_id, "events": results}),
+            });
+        }
+        Ok(respond("processed", delivery_id, results))
+    }
+
+    /// Syncs one event through one route and stores the result.
+    ///
+    /// Returns the outcome and whether the delivery claim `finish` was marked in
+    /// the same write. With `replaying`, a failure updates that parked record
+    /// instead of parking anew, and success deletes it.
+    async fn sync_route(
+        &self,
+        event: &ChangeEvent,
+        route: &Route<'_>,
+        deadline: Instant,
+        finish: Option<&str>,
+        replaying: Option<&ParkedEvent>,
+    ) -> Result<(Outcome, bool), StoreError> {
+        let span = info_span!("sync", connection = %route.connection.id, issue = %event.issue.key);
+        async {
+            match self
+                .try_sync(event, route, deadline, finish, replaying)
+                .await
+            {
+                Ok(Ok(result)) => Ok(result),
+                Ok(Err(error)) => self.park(event, route, finish, replaying, &error).await,
+                Err(error) => Err(error),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn try_sync(
+        &self,
+        event: &ChangeEvent,
+        route: &Route<'_>,
+        deadline: Instant,
+        finish: Option<&str>,
+        replaying: Option<&ParkedEvent>,
+    ) -> Result<Result<(Outcome, bool), TargetError>, StoreError> {
+        let connection = &route.connection.id;
+        let mut link = self
+            .store
+            .get_link(&event.instance, &event.issue.id, connection)
+            .await?;
+        let linked = link.as_ref().is_some_and(|link| link.peer.is_some());
+
+        if linked && matches!(event.change, Change::IssueUpdated { .. }) {
+            let known = link.as_ref().expect("linked");
+            if event.at_ms < known.applied_at_ms {
+                return Ok(Ok((
+                    self.skip(event, SkipReason::Stale, finish, replaying)
+                        .await?,
+                    finish.is_some(),
+                )));
+            }
+            if known.echo.as_deref() == Some(sync::fingerprint(&event.content).as_str()) {
+                return Ok(Ok((
+                    self.skip(event, SkipReason::Echo, finish, replaying)
+                        .await?,
+                    finish.is_some(),
+                )));
+            }
+        }
+
+        let mut holds_create = false;
+        if !linked && event.is_issue_change() {
+            holds_create = self
+                .store
+                .lock_create(&event.instance, &event.issue.id, connection, CREATE_HOLD_MS)
+                .await?;
+            if !holds_create {
+                link = self.wait_for_peer(event, connection, deadline).await?;
+                if link.as_ref().is_none_or(|link| link.peer.is_none()) {
+                    let error = TargetError::Refused(
+                        "another delivery is still creating the linked issue".to_owned(),
+                    );
+                    return Ok(Err(error));
+                }
+            }
+        }
+
+        let peer = link.as_ref().and_then(|link| link.peer.clone());
+        let peer_comment = match (&event.change, &peer) {
+            (Change::CommentUpdated { comment }, Some(_)) => {
+                self.store
+                    .get_comment(&event.instance, &event.issue.id, connection, &comment.id)
+                    .await?
+            }
+            (Change::CommentDeleted { comment_id }, Some(_)) => {
+                self.store
+                    .get_comment(&event.instance, &event.issue.id, connection, comment_id)
+                    .await?
+            }
+            _ => None,
+        };
+
+        let module =
+            module_of(route.target_instance).map_err(|message| StoreError::InvalidSecret {
+                secret_id: route.target_instance.secret.clone(),
+                message,
+            })?;
+        let applied = self
+            .apply_with_reauth(
+                event,
+                route,
+                module,
+                deadline,
+                peer.as_ref(),
+                peer_comment.as_deref(),
+            )
+            .await?;
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(error) => {
+                if holds_create {
+                    self.store
+                        .unlock_create(&event.instance, &event.issue.id, connection)
+                        .await?;
+                }
+                return Ok(Err(error));
+            }
+        };
+
+        let outcome = self
+            .persist(event, route, &applied, peer.as_ref(), finish, replaying)
+            .await?;
+        if let Applied::Created(created) = &applied {
+            self.link_created(event, route, module, created, deadline)
+                .await;
+        }
+        Ok(Ok((outcome, finish.is_some())))
+    }
+
+    async fn apply_with_reauth(
+        &self,
+        event: &ChangeEvent,
+        route: &Route<'_>,
+        module: &'static dyn TrackerModule,
+        deadline: Instant,
+        peer: Option<&crate::model::IssueRef>,
+        peer_comment: Option<&str>,
+    ) -> Result<Result<Applied, TargetError>, StoreError> {
+        let mut reload = false;
+        loop {
+            let api = self.api(route.target_instance, deadline, reload).await?;
+            let cx = ApplyContext {
+                event,
+                route,
+                module,
+                api: &api,
+                peer,
+                peer_comment,
+            };
+            match sync::apply(&cx).await {
+                Err(error) if error.is_unauthorized() && !reload => {
+                    warn!(instance = %route.target_instance.id, "target refused the credentials; reading the secret again");
+                    reload = true;
+                }
+                result => return Ok(result),
+            }
+        }
+    }
+
+    async fn wait_for_peer(
+        &self,
+        event: &ChangeEvent,
+        connection: &str,
+        deadline: Instant,
+    ) -> Result<Option<crate::store::Link>, StoreError> {
+        let until = (Instant::now() + CREATE_WAIT).min(deadline);
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let link = self
+                .store
+                .get_link(&event.instance, &event.issue.id, connection)
+                .await?;
+            if link.as_ref().is_some_and(|link| link.peer.is_some()) || Instant::now() >= until {
+                return Ok(link);
+            }
+        }
+    }
+
+    async fn persist(
+        &self,
+        event: &ChangeEvent,
+        route: &Route<'_>,
+        applied: &Applied,
+        peer: Option<&crate::model::IssueRef>,
+        finish: Option<&str>,
+        replaying: Option<&ParkedEvent>,
+    ) -> Result<Outcome, StoreError> {
+        let connection = &route.connection.id;
+        let mut commit = Commit {
+            finish_delivery: finish.map(str::to_owned),
+            delete_parked: replaying.map(|parked| parked.id.clone()),
+            ..Commit::default()
+        };
+        let source_link = |peer: &crate::model::IssueRef, applied_at_ms| LinkWrite {
+            instance: event.instance.clone(),
+            issue_id: event.issue.id.clone(),
+            connection: connection.clone(),
+            peer_instance: route.target_instance.id.clone(),
+            peer: peer.clone(),
+            applied_at_ms,
+            echo: None,
+        };
+        let target_link = |peer: &crate::model::IssueRef| LinkWrite {
+            instance: route.target_instance.id.clone(),
+            issue_id: peer.id.clone(),
+            connection: connection.clone(),
+            peer_instance: event.instance.clone(),
+            peer: event.issue.clone(),
+            applied_at_ms: None,
+            echo: Some(sync::fingerprint(&event.content)),
+        };
+        let comment = |comment_id: &str, peer_comment_id: Option<String>| CommentWrite {
+            instance: event.instance.clone(),
+            issue_id: event.issue.id.clone(),
+            connection: connection.clone(),
+            comment_id: comment_id.to_owned(),
+            peer_comment_id,
+        };
+
+        let (action, target) = match (applied, &event.change) {
+            (Applied::Skipped(reason), _) => {
+                self.store.commit(&commit).await?;
+                info!(outcome = "skipped", reason = reason.code(), "event skipped");
+                return Ok(Outcome::Skipped(reason.clone()));
+            }
+            (Applied::Created(created), _) => {
+                commit.links.push(source_link(created, Some(event.at_ms)));
+                commit.links.push(target_link(created));
+                ("created", created.key.clone())
+            }
+            (Applied::Updated, _) => {
+                let peer = peer.expect("updates need a peer");
+                commit.links.push(source_link(peer, Some(event.at_ms)));
+                commit.links.push(target_link(peer));
+                ("updated", peer.key.clone())
+            }
+            (Applied::CommentAdded { peer_comment }, Change::CommentCreated { comment: c }) => {
+                commit
+                    .comments
+                    .push(comment(&c.id, Some(peer_comment.clone())));
+                (
+                    "comment_added",
+                    peer.map(|p| p.key.clone()).unwrap_or_default(),
+                )
+            }
+            (Applied::CommentDeleted, Change::CommentDeleted { comment_id }) => {
+                commit.comments.push(comment(comment_id, None));
+                (
+                    "comment_deleted",
+                    peer.map(|p| p.key.clone()).unwrap_or_default(),
+                )
+            }
+            (Applied::CommentUpdated, _) => (
+                "comment_updated",
+                peer.map(|p| p.key.clone()).unwrap_or_default(),
+            ),
+            (other, _) => unreachable!("apply returned {other:?} for {:?}", event.change),
+        };
+        self.store.commit(&commit).await?;
+        info!(
+            outcome = "synced",
+            action,
+            target = target.as_str(),
+            "event synced"
+        );
+        Ok(Outcome::Synced { action, target })
+    }
+
+    /// Adds the cross-links of a new peer; a failure here is logged, since the sync itself is stored.
+    async fn link_created(
+        &self,
+        event: &ChangeEvent,
+        route: &Route<'_>,
+        module: &'static dyn TrackerModule,
+        created: &crate::model::IssueRef,
+        deadline: Instant,
+    ) {
+        let config = match self.config(false).await {
+            Ok(config) => config,
+            Err(error) => {
+                warn!(error = %error, "could not add cross-links");
+                return;
+            }
+        };
+        let source_instance = config.instance(&event.instance).cloned();
+        let result = async {
+            let target_api = self
+                .api(route.target_instance, deadline, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            let source_api = match &source_instance {
+                Some(instance) => Some(
+                    self.api(instance, deadline, false)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                None => None,
+            };
+            sync::link_both(event, created, module, &target_api, source_api.as_ref())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(error) = result {
+            warn!(error = %error, target = %created.key, "linked issue created, but adding the cross-links failed");
+        }
+    }
+
+    async fn skip(
+        &self,
+        _event: &ChangeEvent,
+        reason: SkipReason,
+        finish: Option<&str>,
+        replaying: Option<&ParkedEvent>,
+    ) -> Result<Outcome, StoreError> {
+        let commit = Commit {
+            finish_delivery: finish.map(str::to_owned),
+            delete_parked: replaying.map(|parked| parked.id.clone()),
+            ..Commit::default()
+        };
+        self.store.commit(&commit).await?;
+        info!(outcome = "skipped", reason = reason.code(), "event skipped");
+        Ok(Outcome::Skipped(reason))
+    }
+
+    async fn park(
+        &self,
+        event: &ChangeEvent,
+        route: &Route<'_>,
+        finish: Option<&str>,
+        replaying: Option<&ParkedEvent>,
+        error: &TargetError,
+    ) -> Result<(Outcome, bool), StoreError> {
+        let now = now_ms();
+        if let Some(previous) = replaying {
+            let mut updated = previous.clone();
+            updated.attempts += 1;
+            updated.error = error.to_string();
+            updated.next_attempt_ms = now + replay_backoff_ms(updated.attempts);
+            self.store.update_parked(&updated).await?;
+            warn!(outcome = "parked", attempts = updated.attempts, error = %error, "replay failed; event stays parked");
+            return Ok((
+                Outcome::Parked {
+                    error: error.to_string(),
+                },
+                false,
+            ));
+        }
+
+        let mut parked = ParkedEvent {
+            id: String::new(),
+            event: event.clone(),
+            connection: route.connection.id.clone(),
+            delivery_key: finish.map(str::to_owned).unwrap_or_default(),
+            error: error.to_string(),
+            attempts: 0,
+            parked_at_ms: now,
+            next_attempt_ms: now + replay_backoff_ms(0),
+        };
+        self.store.park(&mut parked, finish.is_some()).await?;
+        warn!(outcome = "parked", parked_id = parked.id.as_str(), error = %error, "target failed past the budget; event parked");
+        Ok((
+            Outcome::Parked {
+                error: error.to_string(),
+            },
+            finish.is_some(),
+        ))
+    }
+
+    /// Retries parked events whose next attempt is due, oldest first.
+    ///
+    /// An issue whose older event fails keeps its newer events parked too, so
+    /// events of one issue are applied in order.
+    ///
+    /// # Errors
+    /// A DynamoDB failure; events already replayed stay replayed.
+    pub async fn replay_parked(
+        &self,
+        force: bool,
+        budget: Duration,
+    ) -> Result<ReplayReport, StoreError> {
+        let config = self.config(true).await?;
+        let mut report = ReplayReport::default();
+        let mut blocked: Vec<(String, String)> = Vec::new();
+        let now = now_ms();
+
+        for parked in self.store.list_parked().await? {
+            let issue = (parked.event.instance.clone(), parked.event.issue.id.clone());
+            if blocked.contains(&issue) || (!force && parked.next_attempt_ms > now) {
+                report.waiting += 1;
+                blocked.push(issue);
+                continue;
+            }
+            let Some(route) = find_route(&config, &parked) else {
+                warn!(
+                    parked_id = parked.id.as_str(),
+                    connection = parked.connection.as_str(),
+                    "parked event's connection is gone; dropping it"
+                );
+                self.store.delete_parked(&parked.id).await?;
+                report.skipped += 1;
+                continue;
+            };
+            let deadline = Instant::now() + budget;
+            let (outcome, _) = self
+                .sync_route(&parked.event, &route, deadline, None, Some(&parked))
+                .await?;
+            match outcome {
+                Outcome::Synced { .. } => report.replayed += 1,
+                Outcome::Skipped(_) => report.skipped += 1,
+                Outcome::Parked { .. } => {
+                    report.failed += 1;
+                    blocked.push(issue);
+                }
+            }
+        }
+        info!(
+            replayed = report.replayed,
+            skipped = report.skipped,
+            failed = report.failed,
+            waiting = report.waiting,
+            "replay run finished"
+        );
+        Ok(report)
+    }
+}
+
+fn find_route<'a>(config: &'a Config, parked: &ParkedEvent) -> Option<Route<'a>> {
+    let connection = config
+        .connections
+        .iter()
+        .find(|c| c.id == parked.connection)?;
+    let (source, target) = connection.route(&parked.event.instance, &parked.event.project)?;
+    Some(Route {
+        connection,
+        source,
+        target,
+        target_instance: config.instance(&target.instance)?,
+    })
+}
+
+/// Exponential backoff for replays: 30 s doubling up to 1 hour, with up to 20 % jitter.
+fn replay_backoff_ms(attempts: u32) -> i64 {
+    use rand::Rng;
+    let base = (30_000i64 << attempts.min(7)).min(3_600_000);
+    base + rand::rng().random_range(0..=base / 5)
+}
+
+fn module_of(instance: &Instance) -> Result<&'static dyn TrackerModule, String> {
+    trackers::module(instance.tracker).ok_or_else(|| {
+        format!(
+            "instance {} uses tracker {}, which this build does not support yet",
+            instance.id, instance.tracker
+        )
+    })
+}
+
+fn body_digest(body: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(body)))
+}
+
+fn respond(outcome: &str, delivery_id: &str, events: Vec<Value>) -> WebhookResponse {
+    WebhookResponse {
+        status: 200,
+        body: json!({"outcome": outcome, "delivery": delivery_id, "events": events}),
+    }
+}

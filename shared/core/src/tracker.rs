@@ -1,0 +1,189 @@
+//! The contract between the pipeline and each tracker module.
+//!
+//! A tracker plugs in with two halves. [`Source`] turns what the tracker sends
+//! (a signed JSON webhook, a SOAP envelope, or a page of polled changes) into
+//! [`ChangeEvent`]s. [`Target`] applies tracker-neutral operations as the
+//! proxy user, whatever the wire format (JSON, JSON Patch, SOAP). The pipeline
+//! only sees these two traits, so a new tracker adds a module and a line in
+//! [`crate::trackers::module`].
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::error::{Rejection, TargetError};
+use crate::http::Api;
+use crate::model::{ChangeEvent, Endpoint, IssueContent, IssueRef, IssueState, ProxyIdentity};
+
+/// The parts of an inbound HTTP request that the pipeline needs.
+#[derive(Clone, Debug, Default)]
+pub struct InboundRequest {
+    /// Header names in lower case, values as received.
+    pub headers: Vec<(String, String)>,
+    /// The raw body bytes, after any base64 decoding by API Gateway.
+    pub body: Vec<u8>,
+}
+
+impl InboundRequest {
+    /// Returns the first value of a header, matching its name without regard to case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The result of parsing one inbound request.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// The tracker's delivery id, stable across its retries.
+    pub delivery_id: Option<String>,
+    /// The tracker's name for the event, such as `issues.edited` or `ping`.
+    pub event_name: String,
+    pub events: Vec<ChangeEvent>,
+    /// Set when the event type is valid but not one proxysync syncs.
+    pub ignored: Option<String>,
+}
+
+/// Proxy credentials and webhook secret of one instance, as stored in Secrets Manager.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct Credentials {
+    /// API token (GitHub personal access token, Jira API token).
+    #[serde(default, alias = "api_token")]
+    pub token: Option<SecretString>,
+    /// Account email for Jira Cloud basic authentication.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The secret the tracker signs webhooks with.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// How outgoing requests authenticate.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    Bearer(SecretString),
+    Basic {
+        user: String,
+        password: SecretString,
+    },
+}
+
+/// The issue on the other side that a target issue is linked with.
+#[derive(Clone, Debug)]
+pub struct Peer<'a> {
+    pub tracker: &'a str,
+    pub issue: &'a IssueRef,
+}
+
+/// Fields to change on an existing issue; `None` and empty lists leave a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IssueUpdate {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub state: Option<IssueState>,
+    pub labels_add: Vec<String>,
+    pub labels_remove: Vec<String>,
+}
+
+impl IssueUpdate {
+    /// Returns true when the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.body.is_none()
+            && self.state.is_none()
+            && self.labels_add.is_empty()
+            && self.labels_remove.is_empty()
+    }
+}
+
+/// The inbound half of a tracker: signature check and parsing.
+pub trait Source: Send + Sync {
+    /// Checks the request's signature against the instance's webhook secret.
+    ///
+    /// # Errors
+    /// [`Rejection::MissingSignature`] or [`Rejection::BadSignature`].
+    fn verify(&self, request: &InboundRequest, secret: &SecretString) -> Result<(), Rejection>;
+
+    /// Parses the body into change events of `instance`.
+    ///
+    /// # Errors
+    /// [`Rejection::Malformed`] when the body is not the tracker's JSON shape.
+    fn parse(&self, instance: &str, request: &InboundRequest) -> Result<Parsed, Rejection>;
+}
+
+/// The outbound half of a tracker: what the pipeline asks of a target, as the proxy user.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// Returns the account that the credentials belong to.
+    async fn whoami(&self, api: &Api) -> Result<ProxyIdentity, TargetError>;
+
+    /// Creates an issue in `project` and returns its reference.
+    async fn create_issue(
+        &self,
+        api: &Api,
+        project: &Endpoint,
+        content: &IssueContent,
+    ) -> Result<IssueRef, TargetError>;
+
+    /// Applies field changes to an existing issue.
+    async fn update_issue(
+        &self,
+        api: &Api,
+        project: &Endpoint,
+        issue: &IssueRef,
+        update: &IssueUpdate,
+    ) -> Result<(), TargetError>;
+
+    /// Adds a comment in Markdown and returns its id.
+    async fn add_comment(
+        &self,
+        api: &Api,
+        issue: &IssueRef,
+        body: &str,
+    ) -> Result<String, TargetError>;
+
+    /// Replaces a comment's body.
+    async fn update_comment(
+        &self,
+        api: &Api,
+        issue: &IssueRef,
+        comment_id: &str,
+        body: &str,
+    ) -> Result<(), TargetError>;
+
+    /// Deletes a comment; a comment that is already gone counts as deleted.
+    async fn delete_comment(
+        &self,
+        api: &Api,
+        issue: &IssueRef,
+        comment_id: &str,
+    ) -> Result<(), TargetError>;
+
+    /// Records on `issue` where its linked peer lives (a remote link, or a comment).
+    async fn link(&self, api: &Api, issue: &IssueRef, peer: &Peer<'_>) -> Result<(), TargetError>;
+
+    /// Returns true when `issue` belongs to `project`, so writes never leave a connected project.
+    fn in_project(&self, project: &Endpoint, issue: &IssueRef) -> bool;
+
+    /// The response a dry run pretends the tracker sent, so `explain` can plan without calling it.
+    fn dry_run_response(&self, method: &str, path: &str, body: Option<&Value>) -> Value;
+}
+
+/// A tracker module: its source, its target, and how its credentials sign requests.
+pub trait TrackerModule: Send + Sync {
+    fn source(&self) -> &dyn Source;
+    fn target(&self) -> &dyn Target;
+
+    /// Builds the authentication of outgoing requests from the instance's credentials.
+    ///
+    /// # Errors
+    /// A message naming the missing secret field.
+    fn auth(&self, credentials: &Credentials) -> Result<Auth, String>;
+
+    /// Headers every request to this tracker carries (API version, accept type).
+    fn default_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+}
