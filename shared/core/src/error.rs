@@ -71,7 +71,9 @@ pub enum TargetError {
         path: String,
         message: String,
     },
-    #[error("{tracker} rate limit: retry after {wait:?}, beyond the sync budget")]
+    #[error(
+        "{tracker} answered 429 (rate limited): it asks to retry after {wait:?}, beyond the sync budget"
+    )]
     RateLimited {
         tracker: TrackerKind,
         wait: Duration,
