@@ -67,12 +67,14 @@ pub async fn moto_endpoint() -> String {
             binary.display(),
             parent = std::process::id()
         );
-        Command::new("sh")
+        // The watcher shell outlives nothing: it exits with this process, so it is not waited on.
+        let watcher = Command::new("sh")
             .arg("-c")
             .arg(script)
             .stdin(Stdio::null())
             .spawn()
             .expect("start moto_server");
+        std::mem::forget(watcher);
 
         let endpoint = format!("http://127.0.0.1:{port}");
         let started = Instant::now();

@@ -104,15 +104,18 @@ fn instance_from_path(path: &str) -> String {
 
 fn deadline(pipeline: &Pipeline, request: &Request) -> Instant {
     let budget = pipeline.settings().sync_budget;
-    let lambda_left = request.lambda_context_ref().and_then(|context| {
-        let left_ms = i64::try_from(context.deadline).ok()? - now_ms();
-        Some(
-            Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
-                .saturating_sub(DEADLINE_MARGIN),
-        )
-    });
-    let left = match lambda_left {
-        Some(left) if left < budget => left,
+    let lambda_left_ms = request
+        .lambda_context_ref()
+        .and_then(|context| i64::try_from(context.deadline).ok())
+        .map(|deadline| deadline - now_ms());
+    let left = match lambda_left_ms {
+        // A deadline already past is an emulator's placeholder: real Lambda stops
+        // the function at its deadline, so the budget alone applies.
+        Some(left_ms) if left_ms > 0 => {
+            let left =
+                Duration::from_millis(left_ms.unsigned_abs()).saturating_sub(DEADLINE_MARGIN);
+            left.min(budget)
+        }
         _ => budget,
     };
     Instant::now() + left

@@ -596,9 +596,15 @@ impl Target for JiraCloud {
         })
     }
 
-    fn dry_run_response(&self, method: &str, path: &str, _body: Option<&Value>) -> Value {
+    fn dry_run_response(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         match method {
-            "POST" if path == "/rest/api/3/issue" => json!({"id": "0", "key": "(dry run)"}),
+            "POST" if path == "/rest/api/3/issue" => {
+                let project = body
+                    .and_then(|b| b.pointer("/fields/project/key"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("NEW");
+                json!({"id": "0", "key": format!("{project}-NEW")})
+            }
             "POST" if path.ends_with("/comment") => json!({"id": "0"}),
             // Pretend every status is reachable, so the plan shows the transition request.
             "GET" if path.ends_with("/transitions") => json!({"transitions": [

@@ -1,0 +1,153 @@
+//! State shared by all request handlers.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::clock::LogicalClock;
+use crate::config::SandboxConfig;
+use crate::faults::Fault;
+use crate::requests::RequestLog;
+use crate::state::Store;
+use crate::webhooks::{Forwarders, RecordedWebhook};
+
+/// Base URLs that responses and webhook payloads link to.
+#[derive(Debug, Clone)]
+pub(crate) struct Urls {
+    /// The GitHub API base, like https://api.github.com.
+    pub(crate) github_api: String,
+    /// The base of `html_url` links, like https://github.com.
+    pub(crate) github_web: String,
+    /// The Jira site base, like https://acme.atlassian.net.
+    pub(crate) jira: String,
+}
+
+impl Urls {
+    pub(crate) fn new(base: &str) -> Self {
+        Urls {
+            github_api: format!("{base}/github"),
+            github_web: format!("{base}/github-web"),
+            jira: format!("{base}/jira"),
+        }
+    }
+}
+
+/// The configuration, the URLs and the mutable state behind one lock. Handlers hold the lock
+/// for a whole write, so each write and the webhooks it records are atomic and ordered.
+pub(crate) struct App {
+    pub(crate) config: SandboxConfig,
+    pub(crate) urls: Urls,
+    shared: Mutex<Shared>,
+}
+
+impl App {
+    pub(crate) fn new(config: SandboxConfig, base_url: &str) -> Self {
+        App {
+            config,
+            urls: Urls::new(base_url),
+            shared: Mutex::new(Shared::default()),
+        }
+    }
+
+    /// Locks the shared state. A handler that panicked while holding the lock leaves the state
+    /// as it was at the panic, which is still usable for a test double.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Mutable sandbox state.
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) github_clock: LogicalClock,
+    pub(crate) jira_clock: LogicalClock,
+    pub(crate) outbox: Vec<RecordedWebhook>,
+    pub(crate) requests: RequestLog,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) rate_limits: RateLimits,
+    pub(crate) forwarders: Forwarders,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            store: Store::default(),
+            github_clock: LogicalClock::github(),
+            jira_clock: LogicalClock::jira(),
+            outbox: Vec::new(),
+            requests: RequestLog::default(),
+            faults: Vec::new(),
+            rate_limits: RateLimits::default(),
+            forwarders: Forwarders::default(),
+        }
+    }
+}
+
+impl Shared {
+    /// Records a webhook in the outbox and queues it for forwarding.
+    pub(crate) fn emit(&mut self, webhook: RecordedWebhook) {
+        self.forwarders.send(&webhook);
+        self.outbox.push(webhook);
+    }
+
+    /// Clears issues, webhooks, requests, faults and rate-limit counters. The clocks keep
+    /// running so that timestamps never go backwards.
+    pub(crate) fn reset(&mut self) {
+        self.store = Store::default();
+        self.outbox.clear();
+        self.requests.clear();
+        self.faults.clear();
+        self.rate_limits = RateLimits::default();
+    }
+}
+
+/// GitHub primary rate-limit counters per caller, in hour-long windows. They only feed the
+/// `x-ratelimit-*` headers. NOTE: the sandbox never rejects a request for exceeding the limit,
+/// so tests simulate that with a fault.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimits {
+    windows: HashMap<String, RateWindow>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RateWindow {
+    reset_epoch_seconds: i64,
+    used: u32,
+}
+
+/// Header values for one response.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RateLimitStatus {
+    pub(crate) limit: u32,
+    pub(crate) remaining: u32,
+    pub(crate) used: u32,
+    pub(crate) reset_epoch_seconds: i64,
+}
+
+impl RateLimits {
+    /// Counts one request by `caller` (a user id, or `None` for an unauthenticated request,
+    /// which GitHub limits to 60 an hour) and returns the headers to send.
+    pub(crate) fn count(&mut self, caller: Option<&str>) -> RateLimitStatus {
+        let (key, limit) = match caller {
+            Some(id) => (id.to_owned(), 5000),
+            None => (String::new(), 60),
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let window = self.windows.entry(key).or_insert(RateWindow {
+            reset_epoch_seconds: now + 3600,
+            used: 0,
+        });
+        if now >= window.reset_epoch_seconds {
+            *window = RateWindow {
+                reset_epoch_seconds: now + 3600,
+                used: 0,
+            };
+        }
+        window.used += 1;
+        RateLimitStatus {
+            limit,
+            remaining: limit.saturating_sub(window.used),
+            used: window.used,
+            reset_epoch_seconds: window.reset_epoch_seconds,
+        }
+    }
+}

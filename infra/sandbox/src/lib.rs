@@ -1,0 +1,194 @@
+//! A fake GitHub and Jira Cloud for proxysync's tests and local demo.
+//!
+//! [`Sandbox::spawn`] starts an HTTP server. Routes under `/github` follow the GitHub REST API
+//! and routes under `/jira` follow the Jira Cloud REST API v3, for the subset that proxysync
+//! calls, with issues kept in memory. Every successful write records the webhook delivery the
+//! real tracker would send for it, authored by the writing user and signed with the configured
+//! secret, and [`Sandbox::take_webhooks`] drains them. Faults added with [`Sandbox::add_fault`]
+//! replace or delay the responses to matching requests. The `/_sandbox` routes offer the same
+//! controls over HTTP.
+
+mod admin;
+mod app;
+mod clock;
+mod config;
+mod faults;
+mod gateway;
+mod github;
+mod jira;
+mod requests;
+mod state;
+mod webhooks;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{GithubConfig, GithubUser, JiraConfig, JiraUser, SandboxConfig};
+pub use faults::Fault;
+pub use requests::RecordedRequest;
+pub use state::{
+    GithubComment, GithubIssue, GithubLabel, GithubState, JiraComment, JiraIssue, JiraRemoteLink,
+    JiraState, StateSnapshot,
+};
+pub use webhooks::{RecordedWebhook, Tracker};
+
+use app::App;
+
+/// How long `shutdown` waits for open connections to finish before it stops the server anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running sandbox server. Dropping it stops the server without waiting.
+pub struct Sandbox {
+    app: Arc<App>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Sandbox {
+    /// Validates `config`, binds `addr` (use 127.0.0.1:0 for a free port) and serves the fake
+    /// trackers on a background task. Must be called inside a Tokio runtime.
+    pub async fn spawn(config: SandboxConfig, addr: SocketAddr) -> io::Result<Sandbox> {
+        config
+            .validate()
+            .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = Arc::new(App::new(config, &format!("http://{addr}")));
+        let router = router(app.clone());
+        let (shutdown, shutdown_signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    // A dropped sender counts as a shutdown request too.
+                    let _ = shutdown_signal.await;
+                })
+                .await
+        });
+        Ok(Sandbox {
+            app,
+            addr,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        })
+    }
+
+    /// Returns the address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Returns "http://127.0.0.1:PORT".
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Returns the GitHub API base URL, the sandbox's https://api.github.com.
+    pub fn github_url(&self) -> String {
+        self.app.urls.github_api.clone()
+    }
+
+    /// Returns the Jira site base URL, the sandbox's https://your-site.atlassian.net.
+    pub fn jira_url(&self) -> String {
+        self.app.urls.jira.clone()
+    }
+
+    /// Returns the configuration the sandbox was started with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.app.config
+    }
+
+    /// Returns a copy of all stored issues, comments, labels and remote links.
+    pub fn state(&self) -> StateSnapshot {
+        self.app.lock().store.snapshot()
+    }
+
+    /// Removes and returns the recorded webhooks, oldest first.
+    pub fn take_webhooks(&self) -> Vec<RecordedWebhook> {
+        std::mem::take(&mut self.app.lock().outbox)
+    }
+
+    /// Returns the logged tracker requests, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.app.lock().requests.entries()
+    }
+
+    /// Adds a fault after the existing ones. The first matching fault wins. An invalid fault
+    /// (see [`Fault::validate`]) is logged and still added: an invalid status responds 500
+    /// and invalid headers are skipped.
+    pub fn add_fault(&self, fault: Fault) {
+        if let Err(message) = fault.validate() {
+            tracing::warn!(%message, "adding an invalid fault");
+        }
+        self.app.lock().faults.push(fault);
+    }
+
+    /// Removes all faults.
+    pub fn clear_faults(&self) {
+        self.app.lock().faults.clear();
+    }
+
+    /// Clears issues, webhooks, requests and faults, like `POST /_sandbox/reset`.
+    pub fn reset(&self) {
+        self.app.lock().reset();
+    }
+
+    /// POSTs every webhook recorded from now on for `tracker` to `url` as well, in order and
+    /// with the recorded headers, or stops doing so when `url` is `None`. Failed deliveries are
+    /// logged and not retried. Must be called inside a Tokio runtime.
+    pub fn forward_webhooks(&self, tracker: Tracker, url: Option<String>) {
+        self.app.lock().forwarders.set(tracker, url);
+    }
+
+    /// Stops accepting connections, waits up to 5 seconds for open ones to finish, then stops
+    /// the server.
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(error))) => {
+                    tracing::warn!(%error, "sandbox server stopped with an error")
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "sandbox server task failed"),
+                Err(_) => {
+                    tracing::warn!(
+                        "open connections did not finish in time, so the sandbox server is stopped"
+                    );
+                    abort.abort();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Assembles the routes: `/github`, `/jira` and `/_sandbox`, behind the gateway middleware.
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .nest("/github", github::router())
+        .nest("/jira", jira::router())
+        .merge(admin::router())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            gateway::gateway,
+        ))
+        .with_state(app)
+}
