@@ -223,6 +223,7 @@ impl Stack {
                     base_url: sandbox.github_url(),
                     secret: github_secret_id.clone(),
                     proxy: None,
+                    options: Default::default(),
                 },
                 Instance {
                     id: "acme-jira".to_owned(),
@@ -230,6 +231,7 @@ impl Stack {
                     base_url: sandbox.jira_url(),
                     secret: jira_secret_id.clone(),
                     proxy: None,
+                    options: Default::default(),
                 },
             ],
             connections: vec![Connection {
@@ -303,6 +305,7 @@ impl Stack {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect(),
             body,
+            ..Default::default()
         };
         let deadline = Instant::now() + self.pipeline.settings().sync_budget;
         self.pipeline
@@ -377,6 +380,7 @@ fn endpoint_of(instance: &str, project: &str) -> Endpoint {
         issue_type: None,
         closed_status: None,
         open_status: None,
+        options: Default::default(),
     }
 }
 

@@ -273,6 +273,7 @@ async fn aws_unreachable_answers_503() {
             .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
             .collect(),
         body: webhook.body.clone(),
+        ..Default::default()
     };
 
     for (dynamo, secrets, what) in [

@@ -233,6 +233,7 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
         base_url: args.base_url,
         secret: args.secret,
         proxy: None,
+        options: Default::default(),
     };
     Config {
         instances: vec![instance.clone()],
@@ -292,6 +293,7 @@ async fn explain_command(table: &str, args: ExplainArgs) -> Result<ExitCode> {
     let request = InboundRequest {
         headers: explain::parse_headers(&headers),
         body,
+        ..Default::default()
     };
 
     let aws = match (&args.config, &args.secrets) {

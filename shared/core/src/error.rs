@@ -7,7 +7,7 @@ use crate::model::TrackerKind;
 /// Why an inbound request was rejected before anything was stored.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Rejection {
-    #[error("unknown tracker route {0:?}: use one of github, jira")]
+    #[error("unknown tracker route {0:?}: this build has no webhook function for it")]
     UnknownRoute(String),
     #[error("unknown instance {0:?}: register it with `proxysync instance add`")]
     UnknownInstance(String),

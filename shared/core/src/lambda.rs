@@ -7,11 +7,11 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use tokio::time::Instant;
 
 use crate::config::Settings;
-use crate::pipeline::{Pipeline, WebhookResponse};
+use crate::pipeline::Pipeline;
 use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::time_util::now_ms;
-use crate::tracker::InboundRequest;
+use crate::tracker::{InboundRequest, RawResponse};
 
 /// Time kept back from the Lambda deadline to answer and to park an event.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
@@ -66,6 +66,15 @@ pub async fn handle(pipeline: &Pipeline, route: &str, request: Request) -> Respo
         .map(str::to_owned)
         .unwrap_or_else(|| instance_from_path(request.uri().path()));
     let deadline = deadline(pipeline, &request);
+    let query: Vec<(String, String)> = request
+        .query_string_parameters_ref()
+        .map(|params| {
+            params
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
 
     let (parts, body) = request.into_parts();
     let headers = parts
@@ -85,12 +94,15 @@ pub async fn handle(pipeline: &Pipeline, route: &str, request: Request) -> Respo
         Body::Binary(bytes) => bytes,
         _ => Vec::new(),
     };
-    let inbound = InboundRequest { headers, body };
-    to_response(
-        pipeline
-            .handle_webhook(route, &instance, &inbound, deadline)
-            .await,
-    )
+    let inbound = InboundRequest {
+        headers,
+        query,
+        body,
+    };
+    let answer = pipeline
+        .handle_webhook(route, &instance, &inbound, deadline)
+        .await;
+    to_response(pipeline.render(route, &answer))
 }
 
 /// Takes the last path segment, for callers (such as a function URL) that pass no path parameters.
@@ -121,11 +133,11 @@ fn deadline(pipeline: &Pipeline, request: &Request) -> Instant {
     Instant::now() + left
 }
 
-fn to_response(response: WebhookResponse) -> Response<Body> {
+fn to_response(response: RawResponse) -> Response<Body> {
     Response::builder()
         .status(response.status)
-        .header("content-type", "application/json")
-        .body(Body::Text(response.body.to_string()))
+        .header("content-type", response.content_type)
+        .body(Body::Text(response.body))
         .expect("status and header are valid")
 }
 

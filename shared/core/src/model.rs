@@ -103,6 +103,9 @@ pub struct Instance {
     /// The proxy identity, written by `proxysync instance add`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyIdentity>,
+    /// Tracker-specific settings of the instance; each tracker module documents and checks its keys.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Which way changes flow through a connection.
@@ -118,7 +121,7 @@ pub enum Direction {
 }
 
 /// One side of a connection: an instance and the project on it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     pub instance: String,
@@ -133,6 +136,9 @@ pub struct Endpoint {
     /// The status an issue moves to when the other side reopens it (Jira), `To Do` by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_status: Option<String>,
+    /// Tracker-specific settings of this side (such as a ServiceNow table); each tracker module checks its keys.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Two projects kept in sync.

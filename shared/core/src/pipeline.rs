@@ -225,6 +225,51 @@ impl Pipeline {
             .map_err(|e| e.to_string())
     }
 
+    /// Renders an answer in the form the route's tracker expects (JSON, or SOAP for Salesforce).
+    pub fn render(&self, route: &str, answer: &WebhookResponse) -> crate::tracker::RawResponse {
+        let module = crate::model::TrackerKind::ALL
+            .iter()
+            .filter(|kind| kind.route() == route)
+            .find_map(|kind| trackers::module(*kind));
+        match module {
+            Some(module) => module.respond(answer.status, &answer.body),
+            None => crate::tracker::RawResponse {
+                status: answer.status,
+                content_type: "application/json",
+                body: answer.body.to_string(),
+            },
+        }
+    }
+
+    /// Syncs change events that a poller read from `instance_id` (a tracker with no webhooks).
+    ///
+    /// `batch_id` plays the part of a delivery id: the same batch is applied once.
+    pub async fn sync_polled(
+        &self,
+        instance_id: &str,
+        events: &[ChangeEvent],
+        batch_id: &str,
+        deadline: Instant,
+    ) -> WebhookResponse {
+        let result = async {
+            let config = self.instance_config(instance_id).await?;
+            let instance = config
+                .instance(instance_id)
+                .expect("instance_config checked the id");
+            let delivery_key = format!("delivery#{instance_id}#{batch_id}");
+            self.sync_events(&config, instance, events, &delivery_key, batch_id, deadline)
+                .await
+        }
+        .await;
+        result.unwrap_or_else(|error: Abort| match error {
+            Abort::Rejected(rejection) => {
+                WebhookResponse::error(rejection.status(), rejection.code(), rejection.to_string())
+            }
+            Abort::Store(error) => WebhookResponse::error(503, "unavailable", error.to_string()),
+            Abort::Setup(message) => WebhookResponse::error(500, "instance_not_ready", message),
+        })
+    }
+
     /// Handles one webhook request end to end and returns the HTTP answer.
     ///
     /// `deadline` bounds the target calls; past it, failing events are parked.
@@ -274,7 +319,7 @@ impl Pipeline {
         request: &InboundRequest,
         deadline: Instant,
     ) -> Result<WebhookResponse, Abort> {
-        if !trackers::ROUTES.contains(&route) {
+        if !trackers::has_route(route) {
             return Err(Rejection::UnknownRoute(route.to_owned()).into());
         }
         let limit = self.settings.max_body_bytes;
@@ -336,7 +381,7 @@ impl Pipeline {
             .delivery_id
             .clone()
             .unwrap_or_else(|| body_digest(&request.body));
-        let delivery_key = format!("delivery#{route}#{instance_id}#{delivery_id}");
+        let delivery_key = format!("delivery#{instance_id}#{delivery_id}");
         self.sync_events(
             &config,
             instance,

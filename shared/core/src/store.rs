@@ -4,7 +4,7 @@
 //! | ------------------------------------ | -------------------------- | ---------------------------- |
 //! | `config`                             | `instance#{id}`            | an instance (JSON in `data`) |
 //! | `config`                             | `connection#{id}`          | a connection                 |
-//! | `delivery#{route}#{instance}#{id}`   | `delivery`                 | idempotency claim, with TTL  |
+//! | `delivery#{instance}#{id}`           | `delivery`                 | idempotency claim, with TTL  |
 //! | `link#{instance}#{issue id}`         | `{connection}`             | the linked issue on the peer |
 //! | `link#{instance}#{issue id}`         | `{connection}#comment#{id}`| a linked comment             |
 //! | `parked`                             | `{time}#{connection}#{id}` | a parked event               |

@@ -20,6 +20,8 @@ use crate::model::{ChangeEvent, Endpoint, IssueContent, IssueRef, IssueState, Pr
 pub struct InboundRequest {
     /// Header names in lower case, values as received.
     pub headers: Vec<(String, String)>,
+    /// Query string parameters, decoded (a webhook URL may carry a secret token).
+    pub query: Vec<(String, String)>,
     /// The raw body bytes, after any base64 decoding by API Gateway.
     pub body: Vec<u8>,
 }
@@ -32,6 +34,22 @@ impl InboundRequest {
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
+
+    /// Returns the first value of a query string parameter.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// An HTTP answer in the form a tracker expects (JSON for most, SOAP for Salesforce).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
 }
 
 /// The result of parsing one inbound request.
@@ -47,15 +65,38 @@ pub struct Parsed {
 }
 
 /// Proxy credentials and webhook secret of one instance, as stored in Secrets Manager.
+///
+/// Each tracker uses the fields it needs and names a missing one in its error;
+/// fields for other trackers are ignored.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 pub struct Credentials {
-    /// API token (GitHub personal access token, Jira API token).
+    /// API token (GitHub personal access token, Jira API token, Azure DevOps PAT).
     #[serde(default, alias = "api_token")]
     pub token: Option<SecretString>,
-    /// Account email for Jira Cloud basic authentication.
+    /// Account email for basic authentication with an API token (Jira Cloud, Zendesk).
     #[serde(default)]
     pub email: Option<String>,
-    /// The secret the tracker signs webhooks with.
+    /// User name for basic or session sign-in (ServiceNow, Jira Data Center, HP ALM/QC).
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// OAuth client id and secret, for trackers that refresh tokens.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub refresh_token: Option<SecretString>,
+    /// The current OAuth access token and its expiry in epoch seconds.
+    #[serde(default)]
+    pub access_token: Option<SecretString>,
+    #[serde(default)]
+    pub access_token_expires_at: Option<i64>,
+    /// When the refresh token itself expires, in epoch seconds, when known.
+    #[serde(default)]
+    pub refresh_token_expires_at: Option<i64>,
+    /// The secret the tracker signs webhooks with (or the shared token it sends).
     #[serde(default)]
     pub webhook_secret: Option<SecretString>,
 }
@@ -185,5 +226,14 @@ pub trait TrackerModule: Send + Sync {
     /// Headers every request to this tracker carries (API version, accept type).
     fn default_headers(&self) -> &'static [(&'static str, &'static str)] {
         &[]
+    }
+
+    /// Renders the pipeline's answer in the form the tracker expects; JSON by default.
+    fn respond(&self, status: u16, body: &Value) -> RawResponse {
+        RawResponse {
+            status,
+            content_type: "application/json",
+            body: body.to_string(),
+        }
     }
 }

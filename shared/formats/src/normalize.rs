@@ -308,11 +308,14 @@ fn take_trailing_whitespace(texts: &mut Vec<(String, Marks)>, kind: Emphasis) ->
     taken
 }
 
+/// Whitespace removed at line edges. CommonMark removes only spaces and
+/// tabs, but removing all Unicode whitespace keeps the rendered Markdown
+/// free of edge whitespace, so trimming it changes nothing.
 fn is_line_space(c: char) -> bool {
-    c == ' ' || c == '\t'
+    c.is_whitespace()
 }
 
-/// Removes spaces and tabs after each line start, as CommonMark does with
+/// Removes whitespace after each line start, as CommonMark does with
 /// paragraph lines. Code spans keep their spaces.
 fn trim_line_starts(nodes: Vec<Inline>) -> Vec<Inline> {
     let mut out = Vec::with_capacity(nodes.len());
@@ -339,7 +342,7 @@ fn trim_line_starts(nodes: Vec<Inline>) -> Vec<Inline> {
     out
 }
 
-/// Removes spaces and tabs before each line end.
+/// Removes whitespace before each line end.
 fn trim_line_ends(nodes: Vec<Inline>) -> Vec<Inline> {
     let mut reversed = Vec::with_capacity(nodes.len());
     let mut at_line_end = true;

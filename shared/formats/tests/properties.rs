@@ -67,6 +67,21 @@ proptest! {
     }
 
     #[test]
+    fn wiki_round_trip_keeps_dense_inline(text in dense_inline()) {
+        let wiki = markdown_to_wiki(&text);
+        prop_assert_eq!(canonical_markdown(&wiki_to_markdown(&wiki)), canonical_markdown(&text));
+    }
+
+    #[test]
+    fn wiki_round_trip_keeps_inline_noise(text in "[ab *_`#>\\\\+=.1)(~!<&;:\\[\\]|{hq^?-]{0,40}") {
+        // One paragraph of noise: wiki markup flattens some block structure.
+        // Without `}`: monospace cannot hold `}}` or end with `}` in wiki markup.
+        let markdown = canonical_markdown(&format!("x {text}"));
+        let wiki = markdown_to_wiki(&markdown);
+        prop_assert_eq!(canonical_markdown(&wiki_to_markdown(&wiki)), markdown);
+    }
+
+    #[test]
     fn wiki_output_is_canonical(text in markup_noise()) {
         let markdown = wiki_to_markdown(&text);
         prop_assert_eq!(canonical_markdown(&markdown), markdown.trim());

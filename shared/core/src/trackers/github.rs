@@ -487,6 +487,7 @@ mod tests {
             issue_type: None,
             closed_status: None,
             open_status: None,
+            options: Default::default(),
         };
         let inside = IssueRef {
             key: "acme/widgets#1".to_owned(),

@@ -628,6 +628,7 @@ mod tests {
             issue_type: None,
             closed_status: None,
             open_status: None,
+            options: Default::default(),
         }
     }
 

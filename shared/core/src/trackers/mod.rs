@@ -7,8 +7,12 @@ pub mod signature;
 use crate::model::TrackerKind;
 use crate::tracker::TrackerModule;
 
-/// The `{tracker}` route segments that have a webhook function in this build.
-pub const ROUTES: [&str; 2] = ["github", "jira"];
+/// Returns true when some tracker kind of this build is served by the `{tracker}` route `route`.
+pub fn has_route(route: &str) -> bool {
+    TrackerKind::ALL
+        .iter()
+        .any(|kind| kind.route() == route && module(*kind).is_some())
+}
 
 /// Returns the module for `kind`, or `None` when this build does not support it yet.
 pub fn module(kind: TrackerKind) -> Option<&'static dyn TrackerModule> {

@@ -54,6 +54,7 @@ mod tests {
         InboundRequest {
             headers,
             body: body.as_bytes().to_vec(),
+            ..Default::default()
         }
     }
 

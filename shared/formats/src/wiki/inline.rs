@@ -68,6 +68,10 @@ impl<'a> InlineParser<'a> {
         let mut brackets = Vec::new();
         let mut monospace_ends = Vec::new();
         for (position, &c) in chars.iter().enumerate() {
+            // Monospace text is raw, so a backslash before `}}` escapes nothing.
+            if c == '}' && chars.get(position + 1) == Some(&'}') {
+                monospace_ends.push(position);
+            }
             if escaped[position] {
                 continue;
             }
@@ -85,7 +89,6 @@ impl<'a> InlineParser<'a> {
             }
             match (c, chars.get(position + 1), chars.get(position + 2)) {
                 (']', _, _) => brackets.push(position),
-                ('}', Some('}'), _) => monospace_ends.push(position),
                 ('{', Some(marker), Some('}')) => {
                     if let Some(kind) = PHRASE_MARKERS.iter().position(|known| known == marker) {
                         brace_markers[kind].push(position);

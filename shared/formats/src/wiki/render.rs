@@ -184,6 +184,8 @@ fn render_line(texts: &[(&str, &Marks)]) -> String {
             stack.push((span, closing));
         }
         if marks.code {
+            // NOTE: wiki markup has no escape inside `{{...}}`, so code that
+            // contains `}}` or ends with `}` ends early when parsed.
             out.push_str(&format!("{{{{{text}}}}}"));
         } else {
             out.push_str(&escape_text(text, out.is_empty()));
