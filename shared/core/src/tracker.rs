@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use crate::error::{Rejection, TargetError};
 use crate::http::Api;
-use crate::model::{ChangeEvent, Endpoint, IssueContent, IssueRef, IssueState, ProxyIdentity};
+use crate::model::{
+    ChangeEvent, Endpoint, Instance, IssueContent, IssueRef, IssueState, ProxyIdentity,
+};
 
 /// The parts of an inbound HTTP request that the pipeline needs.
 #[derive(Clone, Debug, Default)]
@@ -210,6 +212,23 @@ pub trait Target: Send + Sync {
 
     /// The response a dry run pretends the tracker sent, so `explain` can plan without calling it.
     fn dry_run_response(&self, method: &str, path: &str, body: Option<&Value>) -> Value;
+
+    /// Checks the permissions the proxy user needs on `instance`, for `proxysync doctor`.
+    ///
+    /// The default checks nothing beyond what `whoami` proves; trackers list their own.
+    async fn preflight(&self, _api: &Api, _instance: &Instance) -> Vec<PreflightCheck> {
+        Vec::new()
+    }
+}
+
+/// One permission or setting that `proxysync doctor` checked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PreflightCheck {
+    /// What was checked, such as `permission EDIT_ISSUES`.
+    pub name: String,
+    pub ok: bool,
+    /// What is missing and how to grant it, or what was found.
+    pub detail: String,
 }
 
 /// A tracker module: its source, its target, and how its credentials sign requests.
