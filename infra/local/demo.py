@@ -179,8 +179,19 @@ def step(text):
     print(f"\n== {text}")
 
 
-def main():
-    subprocess.run(["cargo", "build", "--quiet", "-p", "proxysync", "-p", "tracker-sandbox", "-p", "github-webhook", "-p", "jira-webhook"], cwd=ROOT, check=True)
+def check_ports_free():
+    for name, port, variable in [("moto_server", MOTO_PORT, "MOTO_PORT"), ("tracker-sandbox", SANDBOX_PORT, None),
+                                 ("cargo lambda watch", LAMBDA_PORT, "LAMBDA_PORT")]:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                fix = f"set {variable} to a free port" if variable else "stop what listens there"
+                sys.exit(f"port {port} on 127.0.0.1, needed by {name}, is in use: {fix}")
+
+
+def main(keep_running):
+    check_ports_free()
+    print("compiling proxysync, the sandbox and the functions (the first run takes several minutes)", flush=True)
+    subprocess.run(["cargo", "build", "-p", "proxysync", "-p", "tracker-sandbox", "-p", "github-webhook", "-p", "jira-webhook"], cwd=ROOT, check=True)
 
     step("starting moto's server, the tracker sandbox and the functions (cargo lambda watch)")
     start("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)])
@@ -269,10 +280,20 @@ def main():
                     "--body", "events/jira/issue_created.by-proxy.json",
                     "--config", "infra/local/proxysync.yaml", "--secrets", "infra/local/secrets.json"))
     print("\ndemo finished")
+    if keep_running:
+        print(f"\nthe stack keeps running (Ctrl-C stops it). Send webhooks to\n"
+              f"  {function_url('github')}\n  {function_url('jira')}\n"
+              f"with AWS_ENDPOINT_URL={ENV['AWS_ENDPOINT_URL']} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+              f"AWS_REGION=us-east-1 PROXYSYNC_TABLE={ENV['PROXYSYNC_TABLE']} for the proxysync CLI.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":
     try:
-        main()
+        main(keep_running="--keep-running" in sys.argv[1:])
     finally:
         stop_all()

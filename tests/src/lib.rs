@@ -23,6 +23,11 @@ use tracker_sandbox::{RecordedWebhook, Sandbox, SandboxConfig};
 
 pub use tracker_sandbox;
 
+pub mod aws_proxy;
+pub mod corpus;
+pub mod moto;
+pub mod peers;
+
 /// The GitHub repository and Jira project of the default connection.
 pub const REPO: &str = "acme/widgets";
 pub const JIRA_PROJECT: &str = "SUP";
@@ -34,7 +39,8 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn moto_binary() -> PathBuf {
+/// The moto server binary: `MOTO_SERVER`, or `.venv/bin/moto_server` in the repository.
+pub fn moto_binary() -> PathBuf {
     if let Ok(path) = std::env::var("MOTO_SERVER") {
         return PathBuf::from(path);
     }
@@ -48,7 +54,8 @@ fn moto_binary() -> PathBuf {
     );
 }
 
-fn free_port() -> u16 {
+/// Returns a loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().expect("local address").port()
 }
@@ -153,6 +160,9 @@ pub struct Stack {
 pub struct StackOptions {
     pub sync_budget: Duration,
     pub direction: Direction,
+    /// The endpoint of a moto server of the test's own, such as a [`moto::PrivateMoto`].
+    /// `None` uses the moto server shared by the test binary.
+    pub moto_endpoint: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -160,6 +170,7 @@ impl Default for StackOptions {
         StackOptions {
             sync_budget: Duration::from_secs(5),
             direction: Direction::Both,
+            moto_endpoint: None,
         }
     }
 }
@@ -173,7 +184,10 @@ impl Stack {
     /// Starts a stack: a fresh table, two instance secrets, the sandbox, and
     /// instances registered through the trackers' "who am I" calls.
     pub async fn start_with(options: StackOptions) -> Stack {
-        let endpoint = moto_endpoint().await;
+        let endpoint = match &options.moto_endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None => moto_endpoint().await,
+        };
         let aws = aws_config(&endpoint).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         let secrets_client = aws_sdk_secretsmanager::Client::new(&aws);
@@ -270,6 +284,58 @@ impl Stack {
         }
     }
 
+    /// Builds another pipeline on this stack's table and stored configuration, with its own
+    /// DynamoDB and Secrets Manager endpoints (such as an [`aws_proxy::AwsProxy`]), an empty
+    /// secret cache, and `settings` (environment names and values) over the stack's own.
+    pub async fn pipeline_with(
+        &self,
+        dynamo_endpoint: &str,
+        secrets_endpoint: &str,
+        settings: &[(&str, &str)],
+    ) -> Pipeline {
+        let budget = self.pipeline.settings().sync_budget.as_millis().to_string();
+        let settings = Settings::from_lookup(|name| {
+            if let Some((_, value)) = settings.iter().find(|(key, _)| *key == name) {
+                return Some((*value).to_owned());
+            }
+            match name {
+                "PROXYSYNC_TABLE" => Some(self.table.clone()),
+                "PROXYSYNC_SYNC_BUDGET_MS" => Some(budget.clone()),
+                "PROXYSYNC_CONFIG_TTL_SECS" => Some("0".to_owned()),
+                _ => None,
+            }
+        })
+        .expect("settings");
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws_config(dynamo_endpoint).await);
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws_config(secrets_endpoint).await);
+        let store = Store::new(dynamo, self.table.clone());
+        let secrets = Secrets::aws(secrets, settings.secret_ttl);
+        let http = proxysync_core::lambda::http_client().expect("http client");
+        Pipeline::new(settings, store, secrets, http)
+    }
+
+    /// Delivers a recorded webhook to `pipeline` instead of the stack's own.
+    pub async fn deliver_to(
+        &self,
+        pipeline: &Pipeline,
+        webhook: &RecordedWebhook,
+    ) -> WebhookResponse {
+        let (route, instance) = Self::route_and_instance(&webhook.tracker);
+        let request = InboundRequest {
+            headers: webhook
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            body: webhook.body.clone(),
+            ..Default::default()
+        };
+        let deadline = Instant::now() + pipeline.settings().sync_budget;
+        pipeline
+            .handle_webhook(route, instance, &request, deadline)
+            .await
+    }
+
     /// The route segment for a sandbox tracker name.
     fn route_and_instance(tracker: &str) -> (&'static str, &'static str) {
         match tracker {
@@ -282,13 +348,19 @@ impl Stack {
     /// Delivers one recorded webhook to the pipeline, as API Gateway would.
     pub async fn deliver(&self, webhook: &RecordedWebhook) -> WebhookResponse {
         let (route, instance) = Self::route_and_instance(&webhook.tracker);
-        self.deliver_raw(
-            route,
-            instance,
-            webhook.headers.clone(),
-            webhook.body.clone(),
-        )
-        .await
+        let answer = self
+            .deliver_raw(
+                route,
+                instance,
+                webhook.headers.clone(),
+                webhook.body.clone(),
+            )
+            .await;
+        // The sandbox's hook delivery log shows the answer, as GitHub's does.
+        if let Some(guid) = webhook.header("X-GitHub-Delivery") {
+            self.sandbox.set_github_delivery_status(guid, answer.status);
+        }
+        answer
     }
 
     /// Delivers a request with explicit headers and body.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use proxysync_core::explain::{self, ExplainContext, Explanation};
-use proxysync_core::model::{Instance, TrackerKind};
+use proxysync_core::model::{Direction, Instance, TrackerKind};
 use proxysync_core::secrets::Secrets;
 use proxysync_core::store::Store;
 use proxysync_core::tracker::InboundRequest;
@@ -94,7 +94,7 @@ enum ConnectionCommand {
 
 #[derive(Args)]
 struct ExplainArgs {
-    /// The webhook route: github or jira.
+    /// The tracker of the webhook: its route (github, jira, ...) or its kind (jira-cloud, jira-dc, ...).
     #[arg(long)]
     tracker: String,
     /// The instance id of the webhook URL.
@@ -181,8 +181,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let config = store(&cli.table).await.load_config().await?;
             for c in &config.connections {
                 println!(
-                    "{}\t{}:{}\t{:?}\t{}:{}",
-                    c.id, c.a.instance, c.a.project, c.direction, c.b.instance, c.b.project
+                    "{}\t{}:{}\t{}\t{}:{}",
+                    c.id,
+                    c.a.instance,
+                    c.a.project,
+                    arrow(c.direction),
+                    c.b.instance,
+                    c.b.project
                 );
             }
         }
@@ -255,6 +260,42 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
     Ok(())
 }
 
+/// The tracker kinds this build supports, for messages.
+fn supported_trackers() -> String {
+    let names: Vec<&str> = TrackerKind::ALL
+        .iter()
+        .filter(|kind| proxysync_core::trackers::module(**kind).is_some())
+        .map(|kind| kind.as_str())
+        .collect();
+    names.join(", ")
+}
+
+/// Resolves `--tracker` given as a route (`jira`) or a kind (`jira-cloud`) to the webhook route.
+fn explain_route(tracker: &str) -> Result<&'static str> {
+    let kind = TrackerKind::parse(tracker)
+        .or_else(|| {
+            TrackerKind::ALL
+                .into_iter()
+                .find(|kind| kind.route() == tracker)
+        })
+        .filter(|kind| proxysync_core::trackers::module(*kind).is_some())
+        .ok_or_else(|| {
+            anyhow!(
+                "unknown tracker {tracker:?}: use one of {}",
+                supported_trackers()
+            )
+        })?;
+    Ok(kind.route())
+}
+
+fn arrow(direction: Direction) -> &'static str {
+    match direction {
+        Direction::AToB => "->",
+        Direction::BToA => "<-",
+        Direction::Both => "<->",
+    }
+}
+
 async fn connection_apply(table: &str, file: &Path) -> Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("could not read {}", file.display()))?;
@@ -264,24 +305,40 @@ async fn connection_apply(table: &str, file: &Path) -> Result<()> {
     let stored = store.load_config().await?;
 
     // Connections are checked against the registered instances, which carry the proxy identities.
+    for connection in &from_file.connections {
+        for endpoint in [&connection.a, &connection.b] {
+            if stored.instance(&endpoint.instance).is_none() {
+                bail!(
+                    "connection {:?} names instance {:?}, which is not registered in table {table}: \
+                     run `proxysync instance add --id {} ...` first",
+                    connection.id,
+                    endpoint.instance,
+                    endpoint.instance
+                );
+            }
+        }
+    }
     let merged = Config {
         instances: stored.instances.clone(),
         connections: from_file.connections.clone(),
     };
-    merged
-        .validate()
-        .map_err(|e| anyhow!("{e} (register instances with `proxysync instance add`)"))?;
+    merged.validate()?;
     for connection in &from_file.connections {
         store.put_connection(connection).await?;
         println!(
-            "connection {}: {} {} <-> {} {}",
+            "connection {}: {} {} {} {} {}",
             connection.id,
             connection.a.instance,
             connection.a.project,
+            arrow(connection.direction),
             connection.b.instance,
             connection.b.project
         );
     }
+    println!(
+        "{} connections applied; stored connections missing from the file are kept",
+        from_file.connections.len()
+    );
     Ok(())
 }
 
@@ -344,13 +401,18 @@ async fn explain_command(table: &str, args: ExplainArgs) -> Result<ExitCode> {
         store: store.as_ref(),
         http: proxysync_core::lambda::http_client()?,
     };
-    let explanation = explain::explain(&cx, &args.tracker, &args.instance, &request)
+    let route = explain_route(&args.tracker)?;
+    let explanation = explain::explain(&cx, route, &args.instance, &request)
         .await
         .map_err(|e| anyhow!(e))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&explanation)?);
     } else {
         print_explanation(&explanation);
+    }
+    // The function would answer 401, so the dry run fails too.
+    if explanation.signature == explain::SignatureCheck::Invalid {
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -363,6 +425,9 @@ fn print_explanation(explanation: &Explanation) {
         None => println!(),
     }
     println!("event: {}", explanation.event);
+    for warning in &explanation.warnings {
+        println!("warning: {warning}");
+    }
     if let Some(ignored) = &explanation.ignored {
         println!("ignored: {ignored}");
     }
@@ -426,7 +491,11 @@ async fn parked_command(table: &str, command: ParkedCommand) -> Result<()> {
             }
         }
         ParkedCommand::Drop { id } => {
-            store(table).await.delete_parked(&id).await?;
+            let store = store(table).await;
+            if !store.list_parked().await?.iter().any(|p| p.id == id) {
+                bail!("no parked event {id:?}: list them with `proxysync parked list`");
+            }
+            store.delete_parked(&id).await?;
             println!("dropped {id}");
         }
     }

@@ -2,7 +2,6 @@
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
@@ -43,8 +42,11 @@ pub async fn create(client: &Client, table: &str) -> Result<()> {
             return Ok(());
         }
         Err(error) => {
-            return Err(anyhow::anyhow!("{}", DisplayErrorContext(&error)))
-                .with_context(|| format!("could not create table {table}"));
+            return Err(anyhow::anyhow!(
+                "{}",
+                proxysync_core::error::aws_error_message(&error)
+            ))
+            .with_context(|| format!("could not create table {table}"));
         }
     }
 
@@ -58,7 +60,7 @@ pub async fn create(client: &Client, table: &str) -> Result<()> {
         .time_to_live_specification(ttl)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
+        .map_err(|e| anyhow::anyhow!("{}", proxysync_core::error::aws_error_message(&e)))
         .with_context(|| format!("could not enable TTL on table {table}"))?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use crate::config::SandboxConfig;
 use crate::faults::Fault;
 use crate::requests::RequestLog;
 use crate::state::Store;
+use crate::truncation::Truncation;
 use crate::webhooks::{Forwarders, RecordedWebhook};
 
 /// Base URLs that responses and webhook payloads link to.
@@ -19,6 +20,10 @@ pub(crate) struct Urls {
     pub(crate) github_web: String,
     /// The Jira site base, like https://acme.atlassian.net.
     pub(crate) jira: String,
+    /// The Jira Data Center server base, like https://jira.acme.example.
+    pub(crate) jira_dc: String,
+    /// The ServiceNow instance base, like https://acme.service-now.com.
+    pub(crate) servicenow: String,
 }
 
 impl Urls {
@@ -27,6 +32,8 @@ impl Urls {
             github_api: format!("{base}/github"),
             github_web: format!("{base}/github-web"),
             jira: format!("{base}/jira"),
+            jira_dc: format!("{base}/jira-dc"),
+            servicenow: format!("{base}/servicenow"),
         }
     }
 }
@@ -63,8 +70,12 @@ pub(crate) struct Shared {
     pub(crate) outbox: Vec<RecordedWebhook>,
     pub(crate) requests: RequestLog,
     pub(crate) faults: Vec<Fault>,
+    pub(crate) truncations: Vec<Truncation>,
     pub(crate) rate_limits: RateLimits,
     pub(crate) forwarders: Forwarders,
+    pub(crate) ops: crate::ops::OpsState,
+    pub(crate) jira_dc: crate::jira_dc::DcStore,
+    pub(crate) servicenow: crate::servicenow::SnStore,
 }
 
 impl Default for Shared {
@@ -76,8 +87,12 @@ impl Default for Shared {
             outbox: Vec::new(),
             requests: RequestLog::default(),
             faults: Vec::new(),
+            truncations: Vec::new(),
             rate_limits: RateLimits::default(),
             forwarders: Forwarders::default(),
+            ops: crate::ops::OpsState::default(),
+            jira_dc: Default::default(),
+            servicenow: Default::default(),
         }
     }
 }
@@ -86,17 +101,24 @@ impl Shared {
     /// Records a webhook in the outbox and queues it for forwarding.
     pub(crate) fn emit(&mut self, webhook: RecordedWebhook) {
         self.forwarders.send(&webhook);
+        if webhook.tracker == "github" {
+            self.ops.record_github_delivery(&webhook);
+        }
         self.outbox.push(webhook);
     }
 
-    /// Clears issues, webhooks, requests, faults and rate-limit counters. The clocks keep
-    /// running so that timestamps never go backwards.
+    /// Clears issues, webhooks, requests, faults, truncations and rate-limit counters. The
+    /// clocks keep running so that timestamps never go backwards.
     pub(crate) fn reset(&mut self) {
         self.store = Store::default();
+        self.jira_dc.reset();
+        self.servicenow.reset();
         self.outbox.clear();
         self.requests.clear();
         self.faults.clear();
+        self.truncations.clear();
         self.rate_limits = RateLimits::default();
+        self.ops.reset();
     }
 }
 

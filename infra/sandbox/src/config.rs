@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub struct SandboxConfig {
     pub github: GithubConfig,
     pub jira: JiraConfig,
+    #[serde(default = "crate::jira_dc::JiraDcConfig::demo")]
+    pub jira_dc: crate::jira_dc::JiraDcConfig,
+    #[serde(default = "crate::servicenow::ServicenowConfig::demo")]
+    pub servicenow: crate::servicenow::ServicenowConfig,
 }
 
 /// Users, repositories and the webhook secret of the fake GitHub.
@@ -95,6 +99,8 @@ impl SandboxConfig {
                 projects: vec!["SUP".to_owned(), "HR".to_owned()],
                 webhook_secret: "sandbox-jira-webhook-secret".to_owned(),
             },
+            jira_dc: crate::jira_dc::JiraDcConfig::demo(),
+            servicenow: crate::servicenow::ServicenowConfig::demo(),
         }
     }
 

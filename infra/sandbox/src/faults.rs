@@ -138,7 +138,8 @@ pub(crate) fn respond(fault: &Fault, tracker: Tracker, user_id: Option<&str>) ->
         .or_else(|| default_body(tracker, status, user_id));
     let mut response = match (body, tracker) {
         (Some(body), Tracker::Github) => github_json(status, &body),
-        (Some(body), Tracker::Jira) => jira_json(status, &body),
+        (Some(body), Tracker::Jira | Tracker::JiraDc) => jira_json(status, &body),
+        (Some(body), Tracker::Servicenow) => crate::servicenow::json_response(status, &body),
         (None, _) => status.into_response(),
     };
     for (name, value) in &fault.headers {
@@ -178,7 +179,8 @@ fn default_body(tracker: Tracker, status: StatusCode, user_id: Option<&str>) -> 
                 "status": status.as_u16().to_string(),
             })
         }
-        Tracker::Jira => {
+        Tracker::Servicenow => crate::servicenow::fault_body(status),
+        Tracker::Jira | Tracker::JiraDc => {
             let message = if status == StatusCode::TOO_MANY_REQUESTS {
                 "Rate limit exceeded."
             } else {

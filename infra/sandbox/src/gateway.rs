@@ -15,12 +15,15 @@ use crate::faults;
 use crate::github::auth::GithubCaller;
 use crate::jira::auth::JiraCaller;
 use crate::requests::RecordedRequest;
+use crate::truncation;
 use crate::webhooks::Tracker;
 
 /// Outcome of authenticating a request.
 enum Identity {
     Github(Result<GithubUser, crate::github::error::GithubError>),
     Jira(Result<JiraUser, crate::jira::error::JiraError>),
+    JiraDc(Result<crate::jira_dc::JiraDcUser, crate::jira::error::JiraError>),
+    Servicenow(Result<Option<crate::servicenow::ServicenowUser>, crate::servicenow::SnError>),
 }
 
 impl Identity {
@@ -28,6 +31,8 @@ impl Identity {
         match self {
             Identity::Github(Ok(user)) => Some(user.id.to_string()),
             Identity::Jira(Ok(user)) => Some(user.account_id.clone()),
+            Identity::JiraDc(Ok(user)) => Some(user.key.clone()),
+            Identity::Servicenow(Ok(Some(user))) => Some(user.sys_id.clone()),
             _ => None,
         }
     }
@@ -65,13 +70,30 @@ pub(crate) async fn gateway(
             &app.config.jira,
             request.headers(),
         )),
+        Tracker::JiraDc => Identity::JiraDc(crate::jira_dc::authenticate(
+            &app.config.jira_dc,
+            request.headers(),
+        )),
+        Tracker::Servicenow => Identity::Servicenow(crate::servicenow::authenticate(
+            &app,
+            request.uri().path(),
+            request.headers(),
+        )),
     };
     let user_id = identity.user_id();
     let token_expiration = identity.token_expiration().map(str::to_owned);
+    let github_scopes = match &identity {
+        Identity::Github(Ok(user)) => Some(app.lock().ops.github_scopes(&user.login)),
+        _ => None,
+    };
 
-    let (slot, fault, rate_limit) = {
+    let (slot, fault, truncate, rate_limit) = {
         let mut shared = app.lock();
         let fault = faults::take_matching(&mut shared.faults, tracker, &method, &path);
+        let truncate = match &fault {
+            Some(fault) if fault.status != 0 => None,
+            _ => truncation::take_matching(&mut shared.truncations, tracker, &method, &path),
+        };
         let slot = shared.requests.start(RecordedRequest {
             method: method.clone(),
             path: path.clone(),
@@ -82,7 +104,7 @@ pub(crate) async fn gateway(
         });
         let rate_limit =
             (tracker == Tracker::Github).then(|| shared.rate_limits.count(user_id.as_deref()));
-        (slot, fault, rate_limit)
+        (slot, fault, truncate, rate_limit)
     };
 
     if let Some(fault) = &fault {
@@ -103,13 +125,40 @@ pub(crate) async fn gateway(
                 request.extensions_mut().insert(JiraCaller(user));
                 next.run(request).await
             }
+            Identity::JiraDc(Ok(user)) => {
+                request
+                    .extensions_mut()
+                    .insert(crate::jira_dc::JiraDcCaller(user));
+                next.run(request).await
+            }
+            Identity::Servicenow(Ok(user)) => {
+                if let Some(user) = user {
+                    request
+                        .extensions_mut()
+                        .insert(crate::servicenow::SnCaller(user));
+                }
+                next.run(request).await
+            }
+            Identity::Servicenow(Err(error)) => error.into_response(),
             Identity::Github(Err(error)) => error.into_response(),
-            Identity::Jira(Err(error)) => error.into_response(),
+            Identity::Jira(Err(error)) | Identity::JiraDc(Err(error)) => error.into_response(),
         },
     };
 
     if let Some(rate_limit) = rate_limit {
         add_github_headers(response.headers_mut(), rate_limit, token_expiration);
+    }
+    if let Some(scopes) = github_scopes
+        && let Ok(value) = HeaderValue::from_str(&scopes)
+    {
+        response
+            .headers_mut()
+            .entry("x-oauth-scopes")
+            .or_insert(value);
+    }
+    if let Some(keep) = truncate {
+        tracing::info!(%tracker, %method, %path, keep, "truncating the response");
+        response = truncation::cut(response, keep).await;
     }
     let status = response.status().as_u16();
     app.lock().requests.finish(slot, status);
@@ -126,6 +175,10 @@ fn tracker_of(path: &str) -> Option<Tracker> {
         Some(Tracker::Github)
     } else if under("/jira") {
         Some(Tracker::Jira)
+    } else if under("/jira-dc") {
+        Some(Tracker::JiraDc)
+    } else if under("/servicenow") {
+        Some(Tracker::Servicenow)
     } else {
         None
     }

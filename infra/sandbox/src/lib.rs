@@ -16,8 +16,12 @@ mod faults;
 mod gateway;
 mod github;
 mod jira;
+mod jira_dc;
+mod ops;
 mod requests;
+mod servicenow;
 mod state;
+mod truncation;
 mod webhooks;
 
 use std::io;
@@ -32,11 +36,20 @@ use tokio::task::JoinHandle;
 
 pub use config::{GithubConfig, GithubUser, JiraConfig, JiraUser, SandboxConfig};
 pub use faults::Fault;
+pub use jira_dc::{
+    JiraDcComment, JiraDcConfig, JiraDcIssue, JiraDcRemoteLink, JiraDcState, JiraDcUser,
+};
+pub use ops::HookDelivery;
 pub use requests::RecordedRequest;
+pub use servicenow::{
+    OauthClient, ServicenowConfig, ServicenowControl, ServicenowJournal, ServicenowRecord,
+    ServicenowUser,
+};
 pub use state::{
     GithubComment, GithubIssue, GithubLabel, GithubState, JiraComment, JiraIssue, JiraRemoteLink,
     JiraState, StateSnapshot,
 };
+pub use truncation::Truncation;
 pub use webhooks::{RecordedWebhook, Tracker};
 
 use app::App;
@@ -95,9 +108,29 @@ impl Sandbox {
         self.app.urls.github_api.clone()
     }
 
+    /// Returns the ServiceNow instance base URL, the sandbox's https://acme.service-now.com.
+    pub fn servicenow_url(&self) -> String {
+        self.app.urls.servicenow.clone()
+    }
+
+    /// Returns the test controls of the fake ServiceNow instance: tokens, rotation, records.
+    pub fn servicenow(&self) -> ServicenowControl<'_> {
+        ServicenowControl { app: &self.app }
+    }
+
     /// Returns the Jira site base URL, the sandbox's https://your-site.atlassian.net.
     pub fn jira_url(&self) -> String {
         self.app.urls.jira.clone()
+    }
+
+    /// Returns the Jira Data Center server base URL.
+    pub fn jira_dc_url(&self) -> String {
+        self.app.urls.jira_dc.clone()
+    }
+
+    /// Returns a copy of the Jira Data Center issues, comments and remote links.
+    pub fn jira_dc_state(&self) -> JiraDcState {
+        self.app.lock().jira_dc.state.clone()
     }
 
     /// Returns the configuration the sandbox was started with.
@@ -130,9 +163,48 @@ impl Sandbox {
         self.app.lock().faults.push(fault);
     }
 
+    /// Sets the `x-oauth-scopes` that GitHub reports for `login`'s token (default `repo`).
+    pub fn set_github_scopes(&self, login: &str, scopes: &str) {
+        self.app.lock().ops.set_github_scopes(login, scopes);
+    }
+
+    /// Takes the Jira project permission `permission` (such as `EDIT_ISSUES`) from the account,
+    /// in every project, as `mypermissions` reports it.
+    pub fn deny_jira_permission(&self, account_id: &str, permission: &str) {
+        self.app.lock().ops.deny_jira(account_id, permission);
+    }
+
+    /// Records the receiver's HTTP status for the newest delivery attempt of the GitHub event
+    /// `guid` (its `X-GitHub-Delivery`), as the hook deliveries API then lists it. Returns false
+    /// when no delivery has that guid.
+    pub fn set_github_delivery_status(&self, guid: &str, status: u16) -> bool {
+        self.app.lock().ops.set_delivery_status(guid, status)
+    }
+
+    /// Returns the GitHub hook's delivery attempts, oldest first.
+    pub fn github_deliveries(&self) -> Vec<HookDelivery> {
+        self.app.lock().ops.deliveries.clone()
+    }
+
+    /// Sets the receiver URL that the GitHub hooks report in their configuration.
+    pub fn set_github_hook_url(&self, url: &str) {
+        self.app.lock().ops.hook_url = Some(url.to_owned());
+    }
+
     /// Removes all faults.
     pub fn clear_faults(&self) {
         self.app.lock().faults.clear();
+    }
+
+    /// Adds a rule that serves matching requests normally but cuts their response bodies short
+    /// (see [`Truncation`]). `clear_faults` leaves it; `clear_truncations` and `reset` remove it.
+    pub fn add_truncation(&self, truncation: Truncation) {
+        self.app.lock().truncations.push(truncation);
+    }
+
+    /// Removes all truncation rules.
+    pub fn clear_truncations(&self) {
+        self.app.lock().truncations.clear();
     }
 
     /// Clears issues, webhooks, requests and faults, like `POST /_sandbox/reset`.
@@ -185,6 +257,8 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .nest("/github", github::router())
         .nest("/jira", jira::router())
+        .nest("/jira-dc", jira_dc::router())
+        .nest("/servicenow", servicenow::router())
         .merge(admin::router())
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

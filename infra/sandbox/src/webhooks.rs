@@ -18,6 +18,9 @@ use tokio::sync::mpsc;
 pub enum Tracker {
     Github,
     Jira,
+    #[serde(rename = "jira-dc")]
+    JiraDc,
+    Servicenow,
 }
 
 impl Tracker {
@@ -26,6 +29,8 @@ impl Tracker {
         match self {
             Tracker::Github => "github",
             Tracker::Jira => "jira",
+            Tracker::JiraDc => "jira-dc",
+            Tracker::Servicenow => "servicenow",
         }
     }
 }
@@ -43,6 +48,8 @@ impl FromStr for Tracker {
         match value.to_ascii_lowercase().as_str() {
             "github" => Ok(Tracker::Github),
             "jira" => Ok(Tracker::Jira),
+            "jira-dc" => Ok(Tracker::JiraDc),
+            "servicenow" => Ok(Tracker::Servicenow),
             _ => Err(format!(
                 "unknown tracker {value:?}: expected \"github\" or \"jira\""
             )),
@@ -114,6 +121,8 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Forwarders {
     github: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     jira: Option<mpsc::UnboundedSender<RecordedWebhook>>,
+    jira_dc: Option<mpsc::UnboundedSender<RecordedWebhook>>,
+    servicenow: Option<mpsc::UnboundedSender<RecordedWebhook>>,
 }
 
 impl Forwarders {
@@ -124,6 +133,8 @@ impl Forwarders {
         match tracker {
             Tracker::Github => self.github = sender,
             Tracker::Jira => self.jira = sender,
+            Tracker::JiraDc => self.jira_dc = sender,
+            Tracker::Servicenow => self.servicenow = sender,
         }
     }
 
@@ -131,6 +142,8 @@ impl Forwarders {
     pub(crate) fn send(&self, webhook: &RecordedWebhook) {
         let sender = match webhook.tracker.as_str() {
             "github" => &self.github,
+            "jira-dc" => &self.jira_dc,
+            "servicenow" => &self.servicenow,
             _ => &self.jira,
         };
         if let Some(sender) = sender

@@ -134,6 +134,15 @@ pub struct Settings {
     pub config_ttl: Duration,
     /// How long credentials stay cached (`PROXYSYNC_SECRET_TTL_SECS`, default 900).
     pub secret_ttl: Duration,
+    /// How long a delivery claim protects an invocation that may still be running; a claim
+    /// still "in progress" after it (the invocation died) lets the redelivery through
+    /// (`PROXYSYNC_CLAIM_LEASE_MS`, default 300000: longer than any Lambda timeout the
+    /// template sets).
+    pub claim_lease: Duration,
+    /// The most writes to one issue through one connection in one minute; events past it are
+    /// parked, which stops a write storm (`PROXYSYNC_MAX_WRITES_PER_ISSUE_PER_MINUTE`,
+    /// default 20, 0 turns the cap off).
+    pub max_writes_per_issue_per_minute: u32,
 }
 
 impl Settings {
@@ -168,6 +177,12 @@ impl Settings {
                 .unwrap_or(usize::MAX),
             config_ttl: Duration::from_secs(number("PROXYSYNC_CONFIG_TTL_SECS", 60)?),
             secret_ttl: Duration::from_secs(number("PROXYSYNC_SECRET_TTL_SECS", 900)?),
+            claim_lease: Duration::from_millis(number("PROXYSYNC_CLAIM_LEASE_MS", 300_000)?),
+            max_writes_per_issue_per_minute: u32::try_from(number(
+                "PROXYSYNC_MAX_WRITES_PER_ISSUE_PER_MINUTE",
+                20,
+            )?)
+            .unwrap_or(u32::MAX),
         })
     }
 }

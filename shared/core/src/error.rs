@@ -31,6 +31,11 @@ pub enum Rejection {
     Malformed(String),
     #[error("missing header {0}")]
     MissingHeader(&'static str),
+    #[error(
+        "stale signature timestamp: the request was signed {age_secs} s ago, more than the {max_secs} s allowed; \
+         a replayed request, or a clock that is off"
+    )]
+    StaleTimestamp { age_secs: i64, max_secs: i64 },
 }
 
 impl Rejection {
@@ -40,6 +45,7 @@ impl Rejection {
             Rejection::UnknownRoute(_) | Rejection::UnknownInstance(_) => 404,
             Rejection::WrongRoute { .. } => 404,
             Rejection::MissingSignature(_) | Rejection::BadSignature(_) => 401,
+            Rejection::StaleTimestamp { .. } => 401,
             Rejection::TooLarge { .. } => 413,
             Rejection::Malformed(_) | Rejection::MissingHeader(_) => 400,
         }
@@ -56,6 +62,7 @@ impl Rejection {
             Rejection::TooLarge { .. } => "too_large",
             Rejection::Malformed(_) => "malformed",
             Rejection::MissingHeader(_) => "missing_header",
+            Rejection::StaleTimestamp { .. } => "stale_timestamp",
         }
     }
 }
@@ -130,6 +137,60 @@ pub enum StoreError {
 }
 
 /// An invalid setting, configuration file or command argument.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+// `main` prints a returned error with `Debug`, so it shows the plain message.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Shortens an AWS SDK error to its message chain, without the debug dump of the
+/// raw response that `DisplayErrorContext` appends in parentheses.
+pub fn aws_error_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let full = aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string();
+    let markers = [
+        " (ServiceError(",
+        " (DispatchFailure(",
+        " (TimeoutError(",
+        " (ResponseError(",
+        " (ConstructionFailure(",
+    ];
+    let end = markers
+        .iter()
+        .filter_map(|marker| full.find(marker))
+        .min()
+        .unwrap_or(full.len());
+    full[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapped(&'static str);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {}
+
+    #[test]
+    fn aws_message_drops_debug_dump() {
+        let error =
+            Wrapped("service error: ResourceNotFoundException: Requested resource not found");
+        let message = aws_error_message(&error);
+        assert!(
+            message.starts_with("service error: ResourceNotFoundException"),
+            "{message}"
+        );
+        assert!(!message.contains("ServiceError("), "{message}");
+    }
+}

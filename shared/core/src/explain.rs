@@ -49,6 +49,8 @@ pub struct Explanation {
     pub event: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
+    /// What the dry run cannot know, so its plan may differ from the function's.
+    pub warnings: Vec<String>,
     pub events: Vec<EventPlan>,
 }
 
@@ -99,18 +101,35 @@ pub async fn explain(
     let (signature, signature_detail) = check_signature(cx, instance, request).await;
     let parsed = module
         .source()
-        .parse(instance_id, request)
+        .parse_for(instance, request)
         .map_err(|e| e.to_string())?;
+
+    let mut warnings = Vec::new();
+    if instance.proxy.is_none() {
+        warnings.push(format!(
+            "instance {instance_id} has no proxy identity, so the function answers 500 until `proxysync instance add` runs for it"
+        ));
+    }
+    if cx.store.is_none() {
+        warnings.push("no link data without DynamoDB: every issue counts as unlinked".to_owned());
+    }
 
     let mut events = Vec::new();
     for event in &parsed.events {
-        events.push(plan_event(cx, instance, event).await?);
+        let mut plan = plan_event(cx, instance, event).await?;
+        if signature == SignatureCheck::Invalid {
+            plan.decision = "reject".to_owned();
+            plan.reason = "the function answers 401 because the signature is invalid".to_owned();
+            plan.requests.clear();
+        }
+        events.push(plan);
     }
     Ok(Explanation {
         signature,
         signature_detail,
         event: parsed.event_name,
         ignored: parsed.ignored,
+        warnings,
         events,
     })
 }
@@ -137,7 +156,7 @@ async fn check_signature(
             Some(format!("secret {} has no webhook_secret", instance.secret)),
         );
     };
-    match module.source().verify(request, secret) {
+    match module.source().verify_for(instance, request, secret) {
         Ok(()) => (SignatureCheck::Valid, None),
         Err(rejection) => (SignatureCheck::Invalid, Some(rejection.to_string())),
     }

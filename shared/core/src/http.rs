@@ -49,6 +49,7 @@ pub struct Api {
     module: &'static dyn TrackerModule,
     deadline: Instant,
     dry_run: Option<RequestLog>,
+    options: serde_json::Map<String, Value>,
 }
 
 impl std::fmt::Debug for Api {
@@ -87,6 +88,26 @@ impl Api {
             module: target.module,
             deadline,
             dry_run: None,
+            options: serde_json::Map::new(),
+        }
+    }
+
+    /// Attaches the instance's tracker-specific options, for modules that read them.
+    pub fn with_options(mut self, options: serde_json::Map<String, Value>) -> Api {
+        self.options = options;
+        self
+    }
+
+    /// The instance's tracker-specific options (empty unless attached).
+    pub fn options(&self) -> &serde_json::Map<String, Value> {
+        &self.options
+    }
+
+    /// The user name of basic authentication, when the client signs in that way.
+    pub fn basic_user(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Basic { user, .. } => Some(user),
+            Auth::Bearer(_) => None,
         }
     }
 
@@ -129,6 +150,48 @@ impl Api {
     /// Sends a DELETE request and returns the JSON answer.
     pub async fn delete(&self, path: &str) -> Result<Value, TargetError> {
         self.send(Method::DELETE, path, None).await
+    }
+
+    /// Sends one GET request without retries and returns the JSON answer with its headers,
+    /// for checks that read response headers such as a token's scopes or expiry.
+    ///
+    /// # Errors
+    /// [`TargetError::Status`] for an error answer, [`TargetError::Unavailable`] when the
+    /// tracker cannot be reached.
+    pub async fn get_with_headers(&self, path: &str) -> Result<(Value, HeaderMap), TargetError> {
+        if let Some(log) = &self.dry_run {
+            return Ok((self.record(log, &Method::GET, path, None), HeaderMap::new()));
+        }
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let mut request = self
+            .client
+            .get(format!("{}{}", self.base_url, path))
+            .timeout(remaining.min(REQUEST_TIMEOUT));
+        for (name, value) in self.module.default_headers() {
+            request = request.header(*name, *value);
+        }
+        request = match &self.auth {
+            Auth::Bearer(token) => request.bearer_auth(token.expose_secret()),
+            Auth::Basic { user, password } => {
+                request.basic_auth(user, Some(password.expose_secret()))
+            }
+        };
+        let response = request.send().await.map_err(|error| {
+            self.unavailable(&Method::GET, path, &error.without_url().to_string())
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(TargetError::Status {
+                tracker: self.tracker,
+                status: status.as_u16(),
+                method: "GET".to_owned(),
+                path: path.to_owned(),
+                message: error_message(&text),
+            });
+        }
+        Ok((self.parse_body(&Method::GET, path, &text)?, headers))
     }
 
     /// Sends one request, retrying rate limits and server errors while the budget lasts.
@@ -313,7 +376,7 @@ impl Api {
         };
         let now = SystemTime::now();
         let left = expires.duration_since(now).unwrap_or_default();
-        if left < TOKEN_EXPIRY_WARNING {
+        if left < TOKEN_EXPIRY_WARNING && first_warning_this_hour(&self.instance) {
             tracing::warn!(
                 tracker = %self.tracker,
                 instance = %self.instance,
@@ -321,6 +384,22 @@ impl Api {
                 hours_left = left.as_secs() / 3600,
                 "proxy token expires soon: replace it in the instance secret"
             );
+        }
+    }
+}
+
+/// Returns true at most once an hour per instance, so a warm function warns without flooding the log.
+fn first_warning_this_hour(instance: &str) -> bool {
+    static LAST: Mutex<Option<std::collections::HashMap<String, std::time::Instant>>> =
+        Mutex::new(None);
+    let mut last = LAST.lock().expect("warning clock lock poisoned");
+    let last = last.get_or_insert_with(std::collections::HashMap::new);
+    let now = std::time::Instant::now();
+    match last.get(instance) {
+        Some(at) if now.duration_since(*at) < Duration::from_secs(3600) => false,
+        _ => {
+            last.insert(instance.to_owned(), now);
+            true
         }
     }
 }

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use tokio::time::Instant;
 
 use crate::config::Settings;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, WebhookResponse};
 use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::time_util::now_ms;
@@ -49,22 +49,50 @@ pub fn http_client() -> Result<reqwest::Client, crate::error::ConfigError> {
 /// # Errors
 /// The settings are invalid, or the runtime failed.
 pub async fn serve(route: &'static str) -> Result<(), lambda_http::Error> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        let message = "AWS_LAMBDA_RUNTIME_API is not set: run this function in AWS Lambda or under `cargo lambda watch`";
+        return Err(crate::error::ConfigError(message.to_owned()).into());
+    }
     lambda_http::tracing::init_default_subscriber();
     let pipeline = Arc::new(pipeline_from_env().await?);
     lambda_http::run(service_fn(move |request: Request| {
         let pipeline = pipeline.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(&pipeline, route, request).await) }
+        async move {
+            let response = crate::metrics::flushed(handle(&pipeline, route, request)).await;
+            Ok::<_, std::convert::Infallible>(response)
+        }
     }))
     .await
 }
 
 /// Handles one API Gateway request; the instance comes from the `{instance}` path parameter.
 pub async fn handle(pipeline: &Pipeline, route: &str, request: Request) -> Response<Body> {
-    let instance = request
+    if request.method() != lambda_http::http::Method::POST {
+        let answer = WebhookResponse::error(
+            405,
+            "method_not_allowed",
+            format!(
+                "{} is not allowed: webhooks are POST requests",
+                request.method()
+            ),
+        );
+        return to_response(pipeline.render(route, &answer));
+    }
+    let from_route = request
         .path_parameters_ref()
         .and_then(|params| params.first("instance"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| instance_from_path(request.uri().path()));
+        .map(str::to_owned);
+    let Some(instance) = from_route.or_else(|| instance_from_path(request.uri().path(), route))
+    else {
+        let message = format!(
+            "no webhook at {}: post to /webhooks/{route}/{{instance}}",
+            request.uri().path()
+        );
+        return to_response(pipeline.render(
+            route,
+            &WebhookResponse::error(404, "unknown_route", message),
+        ));
+    };
     let deadline = deadline(pipeline, &request);
     let query: Vec<(String, String)> = request
         .query_string_parameters_ref()
@@ -106,12 +134,12 @@ pub async fn handle(pipeline: &Pipeline, route: &str, request: Request) -> Respo
 }
 
 /// Takes the last path segment, for callers (such as a function URL) that pass no path parameters.
-fn instance_from_path(path: &str) -> String {
-    path.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+fn instance_from_path(path: &str, route: &str) -> Option<String> {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let instance = segments.next().filter(|segment| !segment.is_empty())?;
+    let found_route = segments.next()?;
+    let webhooks = segments.next()?;
+    (found_route == route && webhooks == "webhooks").then(|| instance.to_owned())
 }
 
 fn deadline(pipeline: &Pipeline, request: &Request) -> Instant {

@@ -5,12 +5,16 @@
 //! route; everything else lives here so that the CLI's `explain` and the
 //! tests run exactly the code the functions run.
 
+pub mod catch_up;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod explain;
 pub mod http;
 pub mod lambda;
+pub mod metrics;
 pub mod model;
+pub mod oauth;
 pub mod pipeline;
 pub mod secrets;
 pub mod store;

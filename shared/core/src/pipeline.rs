@@ -13,6 +13,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::config::{Config, Settings};
 use crate::error::{Rejection, StoreError, TargetError};
 use crate::http::{Api, ApiTarget};
+use crate::metrics;
 use crate::model::{Change, ChangeEvent, Instance, ProxyIdentity};
 use crate::secrets::Secrets;
 use crate::store::{Claim, CommentWrite, Commit, LinkWrite, ParkedEvent, Store};
@@ -21,8 +22,6 @@ use crate::time_util::now_ms;
 use crate::tracker::{InboundRequest, TrackerModule};
 use crate::trackers;
 
-/// How long a delivery claim protects an invocation that may still be running.
-const CLAIM_LEASE_MS: i64 = 5 * 60 * 1000;
 /// How long one invocation holds the right to create a peer issue.
 const CREATE_HOLD_MS: i64 = 60 * 1000;
 /// The longest a delivery waits for a racing delivery to finish creating the peer.
@@ -36,7 +35,8 @@ pub struct WebhookResponse {
 }
 
 impl WebhookResponse {
-    fn error(status: u16, code: &str, message: String) -> WebhookResponse {
+    /// Builds a one-line JSON error answer.
+    pub fn error(status: u16, code: &str, message: String) -> WebhookResponse {
         WebhookResponse {
             status,
             body: json!({"error": code, "message": message}),
@@ -155,6 +155,11 @@ impl Pipeline {
         &self.store
     }
 
+    /// The secret cache.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     /// Returns the configuration, from the cache while it is fresh.
     ///
     /// # Errors
@@ -204,7 +209,7 @@ impl Pipeline {
             base_url: &instance.base_url,
             module,
         };
-        Ok(Api::new(self.http.clone(), target, auth, deadline))
+        Ok(Api::new(self.http.clone(), target, auth, deadline).with_options(instance.options.clone()))
     }
 
     /// Asks the tracker which account the instance's credentials belong to.
@@ -265,7 +270,7 @@ impl Pipeline {
             Abort::Rejected(rejection) => {
                 WebhookResponse::error(rejection.status(), rejection.code(), rejection.to_string())
             }
-            Abort::Store(error) => WebhookResponse::error(503, "unavailable", error.to_string()),
+            Abort::Store(error) => store_failure_answer(&error),
             Abort::Setup(message) => WebhookResponse::error(500, "instance_not_ready", message),
         })
     }
@@ -286,12 +291,22 @@ impl Pipeline {
             instance = instance_id,
             event = tracing::field::Empty,
             delivery = tracing::field::Empty,
+            issues = tracing::field::Empty,
         );
-        async {
+        let started = Instant::now();
+        metrics::count(route, metrics::EVENTS_RECEIVED, 1);
+        let answer = async {
             match self.process(route, instance_id, request, deadline).await {
                 Ok(response) => response,
                 Err(Abort::Rejected(rejection)) => {
-                    warn!(reason = rejection.code(), error = %rejection, "webhook rejected");
+                    metrics::count_reason(route, metrics::REJECTED, rejection.code());
+                    if matches!(rejection, Rejection::Malformed(_)) {
+                        // A parser's message may quote the body, which carries issue text.
+                        warn!(reason = rejection.code(), "webhook rejected: the body is not the tracker's JSON shape");
+                        tracing::debug!(error = %rejection, "malformed webhook body");
+                    } else {
+                        warn!(reason = rejection.code(), error = %rejection, "webhook rejected");
+                    }
                     WebhookResponse::error(
                         rejection.status(),
                         rejection.code(),
@@ -300,7 +315,7 @@ impl Pipeline {
                 }
                 Err(Abort::Store(error)) => {
                     tracing::error!(error = %error, "webhook failed before anything was stored");
-                    WebhookResponse::error(503, "unavailable", error.to_string())
+                    store_failure_answer(&error)
                 }
                 Err(Abort::Setup(message)) => {
                     tracing::error!(error = %message, "instance is not set up");
@@ -309,7 +324,13 @@ impl Pipeline {
             }
         }
         .instrument(span)
-        .await
+        .await;
+        metrics::duration_ms(
+            route,
+            metrics::LATENCY,
+            started.elapsed().as_secs_f64() * 1000.0,
+        );
+        answer
     }
 
     async fn process(
@@ -351,13 +372,17 @@ impl Pipeline {
                 instance.secret
             ))
         })?;
-        module.source().verify(request, secret)?;
+        module.source().verify_for(instance, request, secret)?;
 
-        let parsed = module.source().parse(instance_id, request)?;
+        let parsed = module.source().parse_for(instance, request)?;
         let span = tracing::Span::current();
         span.record("event", parsed.event_name.as_str());
         if let Some(delivery) = &parsed.delivery_id {
             span.record("delivery", delivery.as_str());
+        }
+        if !parsed.events.is_empty() {
+            let keys: Vec<&str> = parsed.events.iter().map(|e| e.issue.key.as_str()).collect();
+            span.record("issues", keys.join(",").as_str());
         }
         if let Some(reason) = &parsed.ignored {
             info!(
@@ -421,6 +446,7 @@ impl Pipeline {
             match sync::route(config, instance, event) {
                 Ok(routes) => work.extend(routes.into_iter().map(|route| (event, route))),
                 Err(reason) => {
+                    metrics::count_reason(event.tracker.route(), metrics::SKIPPED, reason.code());
                     info!(outcome = "skipped", reason = reason.code(), issue = %event.issue.key, "event skipped");
                     results.push(Outcome::Skipped(reason).to_json(event, None));
                 }
@@ -430,7 +456,9 @@ impl Pipeline {
             return Ok(respond("skipped", delivery_id, results));
         }
 
-        if let Claim::Duplicate { status } = self.store.claim(delivery_key, CLAIM_LEASE_MS).await? {
+        let claim = self.store.claim(delivery_key, lease_ms(&self.settings));
+        if let Claim::Duplicate { status } = claim.await? {
+            metrics::count(instance.tracker.route(), metrics::DUPLICATES, 1);
             info!(
                 outcome = "duplicate",
                 status = status.as_str(),
@@ -487,7 +515,7 @@ impl Pipeline {
         finish: Option<&str>,
         replaying: Option<&ParkedEvent>,
     ) -> Result<(Outcome, bool), StoreError> {
-        let span = info_span!("sync", connection = %route.connection.id, issue = %event.issue.key);
+        let span = info_span!("sync", connection = %route.connection.id, issue = %event.issue.key, kind = %event.kind);
         async {
             match self
                 .try_sync(event, route, deadline, finish, replaying)
@@ -533,6 +561,22 @@ impl Pipeline {
                     finish.is_some(),
                 )));
             }
+        }
+
+        let cap = self.settings.max_writes_per_issue_per_minute;
+        if cap > 0
+            && !self
+                .store
+                .count_write(&event.instance, &event.issue.id, connection, cap)
+                .await?
+        {
+            let error = TargetError::Refused(format!(
+                "{WRITE_CAP_MESSAGE}: {} already had {cap} writes through connection {connection} \
+                 this minute, which looks like a write storm or a sync loop; the event waits for replay \
+                 (raise PROXYSYNC_MAX_WRITES_PER_ISSUE_PER_MINUTE if this traffic is expected)",
+                event.issue.key
+            ));
+            return Ok(Err(error));
         }
 
         let mut holds_create = false;
@@ -627,10 +671,35 @@ impl Pipeline {
             match sync::apply(&cx).await {
                 Err(error) if error.is_unauthorized() && !reload => {
                     warn!(instance = %route.target_instance.id, "target refused the credentials; reading the secret again");
+                    self.refresh_oauth(route.target_instance, deadline).await;
                     reload = true;
                 }
                 result => return Ok(result),
             }
+        }
+    }
+
+    /// After a 401, refreshes an OAuth access token under the refresher's lease; other sign-ins
+    /// only read the secret again.
+    async fn refresh_oauth(&self, instance: &Instance, deadline: Instant) {
+        if crate::oauth::provider(instance.tracker).is_none() {
+            return;
+        }
+        let failed = self.secrets.cached(&instance.secret).and_then(|credentials| {
+            use secrecy::ExposeSecret;
+            credentials
+                .access_token
+                .as_ref()
+                .map(|token| token.expose_secret().to_owned())
+        });
+        let settings = crate::oauth::RefreshSettings::default();
+        let refresher =
+            crate::oauth::TokenRefresher::new(&self.store, &self.secrets, &self.http, settings);
+        if let Err(error) = refresher
+            .refresh_rejected(instance, failed.as_deref(), deadline)
+            .await
+        {
+            warn!(instance = %instance.id, error = %error, "could not refresh the OAuth access token");
         }
     }
 
@@ -697,6 +766,7 @@ impl Pipeline {
         let (action, target) = match (applied, &event.change) {
             (Applied::Skipped(reason), _) => {
                 self.store.commit(&commit).await?;
+                metrics::count_reason(event.tracker.route(), metrics::SKIPPED, reason.code());
                 info!(outcome = "skipped", reason = reason.code(), "event skipped");
                 return Ok(Outcome::Skipped(reason.clone()));
             }
@@ -734,6 +804,16 @@ impl Pipeline {
             (other, _) => unreachable!("apply returned {other:?} for {:?}", event.change),
         };
         self.store.commit(&commit).await?;
+        let source = event.tracker.route();
+        metrics::count(source, metrics::SYNCED, 1);
+        if replaying.is_some() {
+            metrics::count(source, metrics::REPLAYED, 1);
+        }
+        metrics::duration_ms(
+            source,
+            metrics::END_TO_END_LATENCY,
+            (crate::time_util::now_ms() - event.at_ms) as f64,
+        );
         info!(
             outcome = "synced",
             action,
@@ -785,7 +865,7 @@ impl Pipeline {
 
     async fn skip(
         &self,
-        _event: &ChangeEvent,
+        event: &ChangeEvent,
         reason: SkipReason,
         finish: Option<&str>,
         replaying: Option<&ParkedEvent>,
@@ -796,6 +876,7 @@ impl Pipeline {
             ..Commit::default()
         };
         self.store.commit(&commit).await?;
+        metrics::count_reason(event.tracker.route(), metrics::SKIPPED, reason.code());
         info!(outcome = "skipped", reason = reason.code(), "event skipped");
         Ok(Outcome::Skipped(reason))
     }
@@ -809,10 +890,16 @@ impl Pipeline {
         error: &TargetError,
     ) -> Result<(Outcome, bool), StoreError> {
         let now = now_ms();
+        let code = error_code(error);
+        metrics::count(event.tracker.route(), metrics::PARKED, 1);
+        if code != WRITE_CAP_CODE {
+            metrics::target_error(route.target_instance.tracker, &code);
+        }
         if let Some(previous) = replaying {
             let mut updated = previous.clone();
             updated.attempts += 1;
             updated.error = error.to_string();
+            updated.error_code = Some(code);
             updated.next_attempt_ms = now + replay_backoff_ms(updated.attempts);
             self.store.update_parked(&updated).await?;
             warn!(outcome = "parked", attempts = updated.attempts, error = %error, "replay failed; event stays parked");
@@ -830,6 +917,7 @@ impl Pipeline {
             connection: route.connection.id.clone(),
             delivery_key: finish.map(str::to_owned).unwrap_or_default(),
             error: error.to_string(),
+            error_code: Some(code),
             attempts: 0,
             parked_at_ms: now,
             next_attempt_ms: now + replay_backoff_ms(0),
@@ -856,14 +944,36 @@ impl Pipeline {
         force: bool,
         budget: Duration,
     ) -> Result<ReplayReport, StoreError> {
+        self.replay_parked_until(force, budget, None).await
+    }
+
+    /// Retries parked events like [`Pipeline::replay_parked`], starting no event after `stop_at`,
+    /// so a scheduled run ends before its Lambda timeout; the rest count as waiting.
+    ///
+    /// # Errors
+    /// A DynamoDB failure; events already replayed stay replayed.
+    pub async fn replay_parked_until(
+        &self,
+        force: bool,
+        budget: Duration,
+        stop_at: Option<Instant>,
+    ) -> Result<ReplayReport, StoreError> {
         let config = self.config(true).await?;
         let mut report = ReplayReport::default();
         let mut blocked: Vec<(String, String)> = Vec::new();
         let now = now_ms();
 
-        for parked in self.store.list_parked().await? {
+        let mut parked_events = self.store.list_parked().await?;
+        // The table lists by parking time, but a tracker's retries can park an issue's changes out
+        // of order, so each issue's events go in the order they happened on the tracker.
+        parked_events.sort_by(|a, b| {
+            (a.event.at_ms, a.parked_at_ms, &a.id).cmp(&(b.event.at_ms, b.parked_at_ms, &b.id))
+        });
+        for parked in parked_events {
             let issue = (parked.event.instance.clone(), parked.event.issue.id.clone());
-            if blocked.contains(&issue) || (!force && parked.next_attempt_ms > now) {
+            let out_of_time = stop_at.is_some_and(|stop| Instant::now() + budget > stop);
+            if out_of_time || blocked.contains(&issue) || (!force && parked.next_attempt_ms > now)
+            {
                 report.waiting += 1;
                 blocked.push(issue);
                 continue;
@@ -923,6 +1033,25 @@ fn replay_backoff_ms(attempts: u32) -> i64 {
     base + rand::rng().random_range(0..=base / 5)
 }
 
+/// The parked error code of events stopped by the per-issue write cap.
+pub const WRITE_CAP_CODE: &str = "write_cap";
+/// The start of the message of a [`TargetError::Refused`] raised by the write cap.
+const WRITE_CAP_MESSAGE: &str = "write cap reached";
+
+/// A short code for a target failure, stored with a parked event and used as a metric dimension.
+pub fn error_code(error: &TargetError) -> String {
+    match error {
+        TargetError::Status { status, .. } => status.to_string(),
+        TargetError::RateLimited { .. } => "429".to_owned(),
+        TargetError::Unavailable { .. } => "unreachable".to_owned(),
+        TargetError::BadResponse { .. } => "bad_response".to_owned(),
+        TargetError::Refused(message) if message.starts_with(WRITE_CAP_MESSAGE) => {
+            WRITE_CAP_CODE.to_owned()
+        }
+        TargetError::Refused(_) => "refused".to_owned(),
+    }
+}
+
 fn module_of(instance: &Instance) -> Result<&'static dyn TrackerModule, String> {
     trackers::module(instance.tracker).ok_or_else(|| {
         format!(
@@ -930,6 +1059,22 @@ fn module_of(instance: &Instance) -> Result<&'static dyn TrackerModule, String> 
             instance.id, instance.tracker
         )
     })
+}
+
+fn lease_ms(settings: &Settings) -> i64 {
+    i64::try_from(settings.claim_lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Answers a storage failure without naming tables, secrets or AWS request ids,
+/// which an unauthenticated caller must not learn; the log has the details.
+fn store_failure_answer(error: &StoreError) -> WebhookResponse {
+    let text = error.to_string();
+    if text.contains("ResourceNotFoundException") || matches!(error, StoreError::InvalidSecret { .. }) {
+        let message = "proxysync is not set up: a table or secret it needs is missing or invalid (see the function's log)";
+        return WebhookResponse::error(500, "not_set_up", message.to_owned());
+    }
+    let message = "proxysync could not reach DynamoDB or Secrets Manager; nothing was stored, so retry the delivery";
+    WebhookResponse::error(503, "unavailable", message.to_owned())
 }
 
 fn body_digest(body: &[u8]) -> String {

@@ -103,7 +103,7 @@ impl Secrets {
             .await
             .map_err(|e| StoreError::Secret {
                 secret_id: secret_id.to_owned(),
-                message: DisplayErrorContext(&e).to_string(),
+                message: crate::error::aws_error_message(&e),
             })?;
         let text = output
             .secret_string()
@@ -115,5 +115,137 @@ impl Secrets {
             secret_id: secret_id.to_owned(),
             message: format!("the value is not JSON: {e}"),
         })
+    }
+}
+
+/// One version of a secret: its id in Secrets Manager and its JSON value.
+#[derive(Clone)]
+pub struct SecretVersion {
+    pub version_id: String,
+    pub value: Value,
+}
+
+impl std::fmt::Debug for SecretVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretVersion")
+            .field("version_id", &self.version_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of [`Secrets::write_version`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretWrite {
+    /// The new version is now `AWSCURRENT`.
+    Written { version_id: String },
+    /// Someone else wrote a version after the one read, so ours was not made current.
+    Superseded,
+}
+
+impl Secrets {
+    /// Reads the current version of `secret_id`, bypassing the cache.
+    ///
+    /// # Errors
+    /// The secret cannot be read or is not JSON.
+    pub async fn read_version(&self, secret_id: &str) -> Result<SecretVersion, StoreError> {
+        let client = match &self.backend {
+            Backend::Static(_) => {
+                let value = self.read(secret_id).await?;
+                return Ok(SecretVersion {
+                    version_id: "static".to_owned(),
+                    value,
+                });
+            }
+            Backend::Aws(client) => client,
+        };
+        let output = client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .map_err(|e| StoreError::Secret {
+                secret_id: secret_id.to_owned(),
+                message: crate::error::aws_error_message(&e),
+            })?;
+        let text = output
+            .secret_string()
+            .ok_or_else(|| StoreError::InvalidSecret {
+                secret_id: secret_id.to_owned(),
+                message: "the secret has no string value: store it as JSON text".to_owned(),
+            })?;
+        let value = serde_json::from_str(text).map_err(|e| StoreError::InvalidSecret {
+            secret_id: secret_id.to_owned(),
+            message: format!("the value is not JSON: {e}"),
+        })?;
+        Ok(SecretVersion {
+            version_id: output.version_id().unwrap_or_default().to_owned(),
+            value,
+        })
+    }
+
+    /// Stores `value` as a new version of `secret_id` and makes it current, but only while
+    /// `replaces` is still the current version, so a value an operator wrote meanwhile wins.
+    ///
+    /// The cache then holds the new value.
+    ///
+    /// # Errors
+    /// Secrets Manager refused a call, or this is a read-only secrets file.
+    pub async fn write_version(
+        &self,
+        secret_id: &str,
+        value: &Value,
+        replaces: &str,
+    ) -> Result<SecretWrite, StoreError> {
+        let failed = |message: String| StoreError::Secret {
+            secret_id: secret_id.to_owned(),
+            message,
+        };
+        let Backend::Aws(client) = &self.backend else {
+            return Err(failed(
+                "a secrets file is read-only: write the new value into the file".to_owned(),
+            ));
+        };
+        // The version is written as AWSPENDING first, then AWSCURRENT moves to it only from
+        // `replaces`: Secrets Manager refuses the move when AWSCURRENT sits on another version.
+        let version_id = uuid::Uuid::new_v4().to_string();
+        client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .client_request_token(&version_id)
+            .secret_string(value.to_string())
+            .version_stages("AWSPENDING")
+            .send()
+            .await
+            .map_err(|e| failed(DisplayErrorContext(&e).to_string()))?;
+        let moved = client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(&version_id)
+            .remove_from_version_id(replaces)
+            .send()
+            .await;
+        if let Err(error) = moved {
+            let current = self.read_version(secret_id).await?;
+            if current.version_id != replaces {
+                return Ok(SecretWrite::Superseded);
+            }
+            return Err(failed(DisplayErrorContext(&error).to_string()));
+        }
+
+        if let Ok(credentials) = serde_json::from_value::<Credentials>(value.clone()) {
+            self.cache
+                .lock()
+                .expect("secret cache lock poisoned")
+                .insert(secret_id.to_owned(), (Instant::now(), Arc::new(credentials)));
+        }
+        Ok(SecretWrite::Written { version_id })
+    }
+
+    /// Returns the cached credentials of `secret_id` without reading, whatever their age.
+    pub fn cached(&self, secret_id: &str) -> Option<Arc<Credentials>> {
+        let cache = self.cache.lock().expect("secret cache lock poisoned");
+        cache.get(secret_id).map(|(_, credentials)| credentials.clone())
     }
 }

@@ -8,6 +8,10 @@
 //! | `link#{instance}#{issue id}`         | `{connection}`             | the linked issue on the peer |
 //! | `link#{instance}#{issue id}`         | `{connection}#comment#{id}`| a linked comment             |
 //! | `parked`                             | `{time}#{connection}#{id}` | a parked event               |
+//! | `lease#{name}`                       | `lease`                    | a lease with its holder, TTL |
+//! | `needs_operator`                     | `{instance}`               | OAuth credentials rejected   |
+//! | `writes#{instance}#{issue id}`       | `{connection}#{minute}`    | write counter, with TTL      |
+//! | `catchup#{instance}`                 | `watermark`                | last catch-up time           |
 //!
 //! Temporary records carry `expires_at` (epoch seconds) for DynamoDB's TTL.
 //! TTL deletion can lag by days, so readers also compare `expires_at` themselves.
@@ -15,7 +19,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -25,6 +28,8 @@ use crate::config::Config;
 use crate::error::StoreError;
 use crate::model::{ChangeEvent, Connection, Instance, IssueRef};
 use crate::time_util::now_ms;
+
+mod ops;
 
 /// How long a delivery id is remembered after it was handled.
 const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
@@ -62,6 +67,10 @@ pub struct ParkedEvent {
     /// The claim key of the delivery, so a replay after a redelivery still applies once.
     pub delivery_key: String,
     pub error: String,
+    /// A short code of the last error: the HTTP status, or `unreachable`, `bad_response`,
+    /// `refused` or `write_cap`; absent in records parked before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     pub attempts: u32,
     pub parked_at_ms: i64,
     pub next_attempt_ms: i64,
@@ -142,12 +151,12 @@ impl Store {
 
     fn failed<E>(&self, operation: &'static str, error: E) -> StoreError
     where
-        E: std::error::Error,
+        E: std::error::Error + 'static,
     {
         StoreError::Dynamo {
             operation,
             table: self.table.clone(),
-            message: DisplayErrorContext(&error).to_string(),
+            message: crate::error::aws_error_message(&error),
         }
     }
 
@@ -666,5 +675,182 @@ impl Store {
             .await
             .map_err(|e| self.failed("DeleteItem", e))?;
         Ok(())
+    }
+}
+
+/// The outcome of [`Store::acquire_lease`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// This caller holds the lease until the given epoch millisecond.
+    Held { until_ms: i64 },
+    /// Another holder has it until the given epoch millisecond.
+    Busy { holder: String, until_ms: i64 },
+}
+
+/// An instance whose OAuth credentials the tracker rejected, waiting for an operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorMark {
+    pub instance: String,
+    /// The secret version that was rejected; a new version clears the mark.
+    pub secret_version: String,
+    /// The tracker's answer, without any credential.
+    pub error: String,
+    pub marked_at_ms: i64,
+}
+
+impl Store {
+    /// Takes the lease `name` for `holder` until `hold_ms` from now, unless another holder has an
+    /// unexpired one. An expired lease is taken over: its `expires_at` is compared here, because
+    /// DynamoDB's TTL may delete it days late.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        hold_ms: i64,
+    ) -> Result<Lease, StoreError> {
+        let now = now_ms();
+        let until_ms = now + hold_ms;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("lease#{name}")))
+            .item("sk", s("lease"))
+            .item("holder", s(holder))
+            .item("lease_until", n(until_ms))
+            .item("expires_at", n(until_ms / 1000 + 3600))
+            .condition_expression("attribute_not_exists(pk) OR lease_until < :now OR holder = :holder")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":holder", s(holder))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Lease::Held { until_ms }),
+            Err(error) => {
+                let Some(service) = error.as_service_error() else {
+                    return Err(self.failed("PutItem", error));
+                };
+                let aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) = service else {
+                    return Err(self.failed("PutItem", error));
+                };
+                let item = failed.item();
+                let holder = item
+                    .and_then(|item| item.get("holder"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let until_ms = item
+                    .and_then(|item| item.get("lease_until"))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                Ok(Lease::Busy { holder, until_ms })
+            }
+        }
+    }
+
+    /// Gives up the lease `name` if `holder` still holds it; a lease taken over meanwhile stays.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("lease#{name}")))
+            .key("sk", s("lease"))
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(self.failed("DeleteItem", error)),
+        }
+    }
+
+    /// Records that `mark.instance` needs an operator, replacing an earlier mark.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn mark_needs_operator(&self, mark: &OperatorMark) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s("needs_operator"))
+            .item("sk", s(&mark.instance))
+            .item("secret_version", s(&mark.secret_version))
+            .item("error", s(&mark.error))
+            .item("marked_at", n(mark.marked_at_ms))
+            .send()
+            .await
+            .map_err(|e| self.failed("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Removes the mark of `instance`, once its credentials work again.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn clear_needs_operator(&self, instance: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s("needs_operator"))
+            .key("sk", s(instance))
+            .send()
+            .await
+            .map_err(|e| self.failed("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// Lists every instance that needs an operator, in one query.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn list_needs_operator(&self) -> Result<Vec<OperatorMark>, StoreError> {
+        let mut marks = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("needs_operator"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| self.failed("Query", e))?;
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            marks.push(OperatorMark {
+                instance: text("sk"),
+                secret_version: text("secret_version"),
+                error: text("error"),
+                marked_at_ms: item
+                    .get("marked_at")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            });
+        }
+        Ok(marks)
     }
 }

@@ -154,6 +154,34 @@ pub trait Source: Send + Sync {
     /// # Errors
     /// [`Rejection::Malformed`] when the body is not the tracker's JSON shape.
     fn parse(&self, instance: &str, request: &InboundRequest) -> Result<Parsed, Rejection>;
+
+    /// Checks the signature with the instance's settings at hand (a timestamp tolerance, a
+    /// header name); the pipeline calls this, and the default is [`Source::verify`].
+    ///
+    /// # Errors
+    /// As [`Source::verify`].
+    fn verify_for(
+        &self,
+        instance: &Instance,
+        request: &InboundRequest,
+        secret: &SecretString,
+    ) -> Result<(), Rejection> {
+        let _ = instance;
+        self.verify(request, secret)
+    }
+
+    /// Parses with the instance at hand, for trackers that need its proxy identity or
+    /// settings to read an author; the pipeline calls this, and the default is [`Source::parse`].
+    ///
+    /// # Errors
+    /// As [`Source::parse`].
+    fn parse_for(
+        &self,
+        instance: &Instance,
+        request: &InboundRequest,
+    ) -> Result<Parsed, Rejection> {
+        self.parse(&instance.id, request)
+    }
 }
 
 /// The outbound half of a tracker: what the pipeline asks of a target, as the proxy user.

@@ -101,15 +101,23 @@ fn read_block(node: &Value, depth: usize, out: &mut Vec<Block>) {
     let inner = depth + 1;
     match node_type(node) {
         "paragraph" => out.push(Block::Paragraph(read_inlines(children(node), inner))),
-        "heading" => out.push(Block::Heading(heading_level(node), read_inlines(children(node), inner))),
-        "codeBlock" => out.push(Block::CodeBlock {
+        "heading" => out.push(Block::Heading(
+            heading_level(node),
+            read_inlines(children(node), inner),
+        )),
+        "codeBlock" => out.push(Block::Code {
             language: attr_str(node, "language").map(str::to_string),
             text: code_text(children(node)),
         }),
         "blockquote" => out.push(Block::Quote(read_blocks(children(node), inner))),
         "bulletList" => out.push(Block::BulletList(read_items(children(node), inner))),
-        "orderedList" => out.push(Block::OrderedList(list_order(node), read_items(children(node), inner))),
-        "taskList" | "decisionList" => out.push(Block::BulletList(read_task_items(children(node), inner))),
+        "orderedList" => out.push(Block::OrderedList(
+            list_order(node),
+            read_items(children(node), inner),
+        )),
+        "taskList" | "decisionList" => {
+            out.push(Block::BulletList(read_task_items(children(node), inner)))
+        }
         "taskItem" | "decisionItem" => out.push(Block::Paragraph(read_task_text(node, inner))),
         "rule" => out.push(Block::Rule),
         "table" => read_table(node, inner, out),
@@ -117,8 +125,8 @@ fn read_block(node: &Value, depth: usize, out: &mut Vec<Block>) {
         "expand" | "nestedExpand" => read_expand(node, inner, out),
         "blockCard" | "embedCard" => out.push(Block::Paragraph(card_text(node))),
         "media" => out.push(Block::Paragraph(media_text(node))),
-        // doc, listItem, panel, mediaSingle, layouts, extensions and unknown
-        // containers: their children stand in for them.
+        // Other nodes (doc, listItem, panel, mediaSingle, layouts, extensions
+        // and unknown containers) are replaced by their children.
         _ => out.extend(read_blocks(children(node), inner)),
     }
 }
@@ -226,15 +234,22 @@ fn read_inline(node: &Value, depth: usize, out: &mut Vec<Inline>) {
     let text = |text: Option<&str>| Inline::plain(text.unwrap_or(""));
     match node_type(node) {
         "text" => out.push(Inline::Text(
-            node.get("text").and_then(Value::as_str).unwrap_or("").to_string(),
+            node.get("text")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             read_marks(node),
         )),
         "hardBreak" => out.push(Inline::Break),
         "mention" => out.push(Inline::plain(mention_text(node))),
-        "emoji" => out.push(text(attr_str(node, "text").or_else(|| attr_str(node, "shortName")))),
+        "emoji" => out.push(text(
+            attr_str(node, "text").or_else(|| attr_str(node, "shortName")),
+        )),
         "inlineCard" => out.extend(card_text(node)),
         "status" | "placeholder" => out.push(text(attr_str(node, "text"))),
-        "date" => out.push(Inline::plain(date_text(attr_str(node, "timestamp").unwrap_or("")))),
+        "date" => out.push(Inline::plain(date_text(
+            attr_str(node, "timestamp").unwrap_or(""),
+        ))),
         "mediaInline" | "media" => out.extend(media_text(node)),
         _ if is_known_block(node) || node.get("content").is_some() => {
             let blocks = read_blocks(std::slice::from_ref(node), depth + 1);
@@ -316,17 +331,22 @@ fn date_text(timestamp: &str) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Converts days since 1970-01-01 to a proleptic Gregorian date, following
-/// Howard Hinnant's `civil_from_days` algorithm.
+/// Converts days since 1970-01-01 to a proleptic Gregorian (year, month,
+/// day), counting in 400-year eras of 146,097 days that start on March 1.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }

@@ -61,5 +61,7 @@ pub fn markdown_to_wiki(markdown: &str) -> String {
 /// Returns the canonical form of Markdown text, used to compare content
 /// across trackers: `adf_to_markdown(&markdown_to_adf(markdown))`, trimmed.
 pub fn canonical_markdown(markdown: &str) -> String {
-    adf_to_markdown(&markdown_to_adf(markdown)).trim().to_string()
+    adf_to_markdown(&markdown_to_adf(markdown))
+        .trim()
+        .to_string()
 }

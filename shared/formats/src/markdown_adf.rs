@@ -31,13 +31,15 @@ pub(crate) fn blocks_to_adf(blocks: &[Block]) -> Value {
 
 fn block_to_adf(block: &Block) -> Value {
     match block {
-        Block::Paragraph(inlines) => json!({"type": "paragraph", "content": inlines_to_adf(inlines)}),
+        Block::Paragraph(inlines) => {
+            json!({"type": "paragraph", "content": inlines_to_adf(inlines)})
+        }
         Block::Heading(level, inlines) => json!({
             "type": "heading",
             "attrs": {"level": level},
             "content": inlines_to_adf(inlines),
         }),
-        Block::CodeBlock { language, text } => code_block_to_adf(language.as_deref(), text),
+        Block::Code { language, text } => code_block_to_adf(language.as_deref(), text),
         Block::Quote(children) => json!({
             "type": "blockquote",
             "content": children.iter().map(block_to_adf).collect::<Vec<_>>(),
@@ -141,8 +143,8 @@ enum Frame {
         language: Option<String>,
         text: String,
     },
-    /// A container that is not kept (too deep, or not modelled): its content
-    /// goes to the nearest kept container.
+    /// Container that is not kept, because it is too deep or not modelled.
+    /// Its content goes to the nearest kept container.
     Transparent,
 }
 
@@ -160,7 +162,8 @@ enum InlinesKind {
     Html,
 }
 
-/// Start of an image: its URL and how many inline nodes the target held.
+/// Image being read, with its URL and the number of inline nodes that its
+/// target held when the image started.
 struct ImageStart {
     url: String,
     inline_count: usize,
@@ -196,7 +199,9 @@ impl TreeBuilder {
             Event::Start(tag) => self.start(tag),
             Event::End(tag) => self.end(tag),
             Event::Text(text) => self.text(&text),
-            Event::Code(code) => self.push_inline(Inline::Text(code.to_string(), self.code_marks())),
+            Event::Code(code) => {
+                self.push_inline(Inline::Text(code.to_string(), self.code_marks()))
+            }
             Event::Html(html) => self.text(&html),
             Event::InlineHtml(html) => self.inline_html(&html),
             Event::SoftBreak | Event::HardBreak => self.push_inline(Inline::Break),
@@ -224,7 +229,9 @@ impl TreeBuilder {
             Tag::Strong => self.strong += 1,
             Tag::Strikethrough => self.strike += 1,
             Tag::Link {
-                link_type, dest_url, ..
+                link_type,
+                dest_url,
+                ..
             } => self.links.push(link_href(link_type, &dest_url)),
             Tag::Image { dest_url, .. } => self.open_image(&dest_url),
             Tag::Superscript | Tag::Subscript => {}
@@ -259,7 +266,9 @@ impl TreeBuilder {
         }
         match self.frames.pop() {
             Some(Frame::Blocks {
-                mut blocks, pending, ..
+                mut blocks,
+                pending,
+                ..
             }) => {
                 flush_pending(&mut blocks, pending);
                 blocks
@@ -268,7 +277,7 @@ impl TreeBuilder {
         }
     }
 
-    /// Closes the innermost frame; used when the event stream ends early.
+    /// Closes the innermost frame. `finish` calls it for frames left open.
     fn close_top(&mut self) {
         match self.frames.last() {
             Some(Frame::Inlines { .. }) => self.close_inlines(),
@@ -346,7 +355,7 @@ impl TreeBuilder {
         if text.ends_with('\n') {
             text.pop();
         }
-        self.push_block(Block::CodeBlock { language, text });
+        self.push_block(Block::Code { language, text });
     }
 
     fn open_quote(&mut self) {
@@ -363,7 +372,9 @@ impl TreeBuilder {
 
     fn close_quote(&mut self) {
         if let Some(Frame::Blocks {
-            mut blocks, pending, ..
+            mut blocks,
+            pending,
+            ..
         }) = self.frames.pop()
         {
             flush_pending(&mut blocks, pending);
@@ -408,7 +419,9 @@ impl TreeBuilder {
 
     fn close_item(&mut self) {
         let Some(Frame::Blocks {
-            mut blocks, pending, ..
+            mut blocks,
+            pending,
+            ..
         }) = self.frames.pop()
         else {
             return;
@@ -421,7 +434,11 @@ impl TreeBuilder {
 
     fn open_image(&mut self, url: &str) {
         // An image inside a link keeps the outer link target.
-        let href = self.links.last().cloned().unwrap_or_else(|| url.to_string());
+        let href = self
+            .links
+            .last()
+            .cloned()
+            .unwrap_or_else(|| url.to_string());
         self.links.push(href);
         let inline_count = self.inline_count();
         self.images.push(ImageStart {
@@ -434,10 +451,10 @@ impl TreeBuilder {
     fn close_image(&mut self) {
         let image = self.images.pop();
         let inline_count = self.inline_count();
-        if let Some(image) = image {
-            if image.inline_count == inline_count {
-                self.push_inline(Inline::Text(image.url, self.marks()));
-            }
+        if let Some(image) = image
+            && image.inline_count == inline_count
+        {
+            self.push_inline(Inline::Text(image.url, self.marks()));
         }
         self.links.pop();
     }

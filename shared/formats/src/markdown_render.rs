@@ -49,7 +49,8 @@ fn same_list_kind(previous: Option<&Block>, block: &Block) -> bool {
 
 fn separator(previous: &Block, next: &Block, in_item: bool) -> &'static str {
     let empty_paragraph = matches!(previous, Block::Paragraph(inlines) if inlines.is_empty());
-    let tight_list = in_item && matches!(previous, Block::Paragraph(_)) && can_interrupt_paragraph(next);
+    let tight_list =
+        in_item && matches!(previous, Block::Paragraph(_)) && can_interrupt_paragraph(next);
     if empty_paragraph || tight_list {
         "\n"
     } else {
@@ -69,7 +70,7 @@ fn can_interrupt_paragraph(block: &Block) -> bool {
     let first_block = items.first().and_then(|item| item.first());
     match first_block {
         Some(Block::Paragraph(inlines)) => !inlines.is_empty(),
-        Some(Block::CodeBlock { .. }) => true,
+        Some(Block::Code { .. }) => true,
         _ => false,
     }
 }
@@ -78,7 +79,7 @@ fn render_block(block: &Block, item_start: bool, alternate_marker: bool) -> Stri
     match block {
         Block::Paragraph(inlines) => render_paragraph(inlines, item_start),
         Block::Heading(level, inlines) => render_heading(*level, inlines),
-        Block::CodeBlock { language, text } => render_code_block(language.as_deref(), text),
+        Block::Code { language, text } => render_code_block(language.as_deref(), text),
         Block::Quote(children) => prefix_lines(&render_blocks(children, false), "> ", ">"),
         Block::BulletList(items) => {
             let marker = if alternate_marker { "*" } else { "-" };
@@ -86,7 +87,9 @@ fn render_block(block: &Block, item_start: bool, alternate_marker: bool) -> Stri
         }
         Block::OrderedList(start, items) => {
             let delimiter = if alternate_marker { ')' } else { '.' };
-            render_items(items, |index| format!("{}{delimiter}", item_number(*start, index)))
+            render_items(items, |index| {
+                format!("{}{delimiter}", item_number(*start, index))
+            })
         }
         Block::Rule => "---".to_string(),
     }
@@ -158,7 +161,10 @@ fn render_heading(level: u8, inlines: &[Inline]) -> String {
 
 /// Renders inline content with the first strategy whose output parses back
 /// to the same content, as described in the module documentation.
-fn render_checked(inlines: &[Inline], render: impl Fn(&[Inline], EmphasisStyle) -> Option<String>) -> String {
+fn render_checked(
+    inlines: &[Inline],
+    render: impl Fn(&[Inline], EmphasisStyle) -> Option<String>,
+) -> String {
     if inlines.is_empty() {
         return render(inlines, EmphasisStyle::DEFAULT).unwrap_or_default();
     }
@@ -174,8 +180,8 @@ fn render_checked(inlines: &[Inline], render: impl Fn(&[Inline], EmphasisStyle) 
     let plain = strip_marks(inlines, |_| Marks::default());
     match render(&plain, EmphasisStyle::DEFAULT) {
         Some(text) => text,
-        // NOTE: plain text always parses back unless escaping misses a case;
-        // the unchecked text is still the best output available then.
+        // NOTE: plain text parses back unless escaping misses a case. The
+        // unchecked text is still the best output available then.
         None => render_inlines(&plain, EmphasisStyle::DEFAULT, false, false),
     }
 }
@@ -200,7 +206,9 @@ fn render_code_block(language: Option<&str>, text: &str) -> String {
     };
     let longest_run = inline::longest_run(text, fence_char);
     let fence = fence_char.to_string().repeat((longest_run + 1).max(3));
-    let info = language.map(|language| escape_info(language, fence_char)).unwrap_or_default();
+    let info = language
+        .map(|language| escape_info(language, fence_char))
+        .unwrap_or_default();
     if text.is_empty() {
         format!("{fence}{info}\n{fence}")
     } else {

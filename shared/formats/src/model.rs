@@ -49,7 +49,7 @@ impl Inline {
 pub(crate) enum Block {
     Paragraph(Vec<Inline>),
     Heading(u8, Vec<Inline>),
-    CodeBlock {
+    Code {
         language: Option<String>,
         text: String,
     },
@@ -72,7 +72,7 @@ pub(crate) fn flatten_blocks(blocks: &[Block], out: &mut Vec<Inline>) {
             Block::Paragraph(inlines) | Block::Heading(_, inlines) => {
                 out.extend(inlines.iter().cloned())
             }
-            Block::CodeBlock { text, .. } => out.push(Inline::plain(text.clone())),
+            Block::Code { text, .. } => out.push(Inline::plain(text.clone())),
             Block::Quote(children) => flatten_blocks(children, out),
             Block::BulletList(items) | Block::OrderedList(_, items) => {
                 for (index, item) in items.iter().enumerate() {

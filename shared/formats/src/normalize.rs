@@ -2,9 +2,9 @@
 //!
 //! Every converter normalizes the tree before writing it out, so equal
 //! content yields equal output. The rules keep the tree within what both ADF
-//! and CommonMark can express: ADF forbids empty text nodes and limits which
-//! blocks a list item or quote may hold, and CommonMark drops whitespace at
-//! line edges and cannot open emphasis next to a space.
+//! and CommonMark can express. ADF forbids empty text nodes and limits which
+//! blocks a list item or quote may hold. CommonMark drops whitespace at line
+//! edges and cannot open emphasis next to a space.
 
 use crate::model::{Block, Inline, Marks};
 
@@ -41,10 +41,13 @@ fn push_normalized(block: Block, context: Context, out: &mut Vec<Block>) {
         }
         // ADF allows headings only at the top level of a document.
         Block::Heading(level, inlines) if context == Context::Top => {
-            out.push(Block::Heading(level.clamp(1, 6), normalize_heading(inlines)));
+            out.push(Block::Heading(
+                level.clamp(1, 6),
+                normalize_heading(inlines),
+            ));
         }
         Block::Heading(_, inlines) => push_normalized(Block::Paragraph(inlines), context, out),
-        Block::CodeBlock { language, text } => out.push(Block::CodeBlock {
+        Block::Code { language, text } => out.push(Block::Code {
             language: normalize_language(language),
             text: clean_text(&text),
         }),
@@ -88,7 +91,7 @@ fn normalize_items(items: Vec<Vec<Block>>) -> Vec<Vec<Block>> {
             let mut blocks = normalize_in(item, Context::ListItem);
             let starts_well = matches!(
                 blocks.first(),
-                Some(Block::Paragraph(_) | Block::CodeBlock { .. })
+                Some(Block::Paragraph(_) | Block::Code { .. })
             );
             if !starts_well {
                 blocks.insert(0, Block::Paragraph(Vec::new()));
@@ -270,7 +273,10 @@ fn flush_run(run: &mut Vec<Inline>, kind: Emphasis, out: &mut Vec<Inline>) {
     out.extend(pieces.map(|(text, marks)| Inline::Text(text, marks)));
 }
 
-fn take_leading_whitespace(texts: &mut Vec<(String, Marks)>, kind: Emphasis) -> Vec<(String, Marks)> {
+fn take_leading_whitespace(
+    texts: &mut Vec<(String, Marks)>,
+    kind: Emphasis,
+) -> Vec<(String, Marks)> {
     let mut taken = Vec::new();
     while let Some((text, marks)) = texts.first_mut() {
         let rest = text.trim_start();
@@ -290,7 +296,10 @@ fn take_leading_whitespace(texts: &mut Vec<(String, Marks)>, kind: Emphasis) -> 
 }
 
 /// Returns the whitespace taken from the end of the run, last piece first.
-fn take_trailing_whitespace(texts: &mut Vec<(String, Marks)>, kind: Emphasis) -> Vec<(String, Marks)> {
+fn take_trailing_whitespace(
+    texts: &mut Vec<(String, Marks)>,
+    kind: Emphasis,
+) -> Vec<(String, Marks)> {
     let mut taken = Vec::new();
     while let Some((text, marks)) = texts.last_mut() {
         let rest_len = text.trim_end().len();
@@ -374,7 +383,10 @@ fn strip_edge_breaks(mut nodes: Vec<Inline>) -> Vec<Inline> {
     while nodes.last() == Some(&Inline::Break) {
         nodes.pop();
     }
-    let leading = nodes.iter().take_while(|node| **node == Inline::Break).count();
+    let leading = nodes
+        .iter()
+        .take_while(|node| **node == Inline::Break)
+        .count();
     nodes.split_off(leading)
 }
 
@@ -382,11 +394,12 @@ fn strip_edge_breaks(mut nodes: Vec<Inline>) -> Vec<Inline> {
 pub(crate) fn merge_texts(nodes: Vec<Inline>) -> Vec<Inline> {
     let mut out: Vec<Inline> = Vec::with_capacity(nodes.len());
     for node in nodes {
-        if let (Some(Inline::Text(last, last_marks)), Inline::Text(text, marks)) = (out.last_mut(), &node) {
-            if last_marks == marks {
-                last.push_str(text);
-                continue;
-            }
+        if let (Some(Inline::Text(last, last_marks)), Inline::Text(text, marks)) =
+            (out.last_mut(), &node)
+            && last_marks == marks
+        {
+            last.push_str(text);
+            continue;
         }
         out.push(node);
     }

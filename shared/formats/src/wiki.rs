@@ -1,8 +1,7 @@
 //! Jira wiki markup to and from the document tree.
 //!
-//! Follows the notation of Jira's text formatting help
-//! (<https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa>):
-//! `h1.` to `h6.` headings, `*strong*`, `_emphasis_`, `-strike-`,
+//! Supports the constructs of Jira's wiki notation that the document tree
+//! holds: `h1.` to `h6.` headings, `*strong*`, `_emphasis_`, `-strike-`,
 //! `{{monospace}}`, `{code}` and `{noformat}` blocks, `[text|url]` links,
 //! `*`, `-` and `#` lists, `bq.` and `{quote}` quotes, `----` rules and `\\`
 //! line breaks. Markers without a valid partner are kept as literal text.

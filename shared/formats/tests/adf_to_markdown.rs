@@ -34,14 +34,19 @@ fn empty_doc() {
 
 #[test]
 fn paragraphs_blank_line() {
-    let adf = doc(json!([paragraph(json!([text("one")])), paragraph(json!([text("two")]))]));
+    let adf = doc(json!([
+        paragraph(json!([text("one")])),
+        paragraph(json!([text("two")]))
+    ]));
     assert_eq!(adf_to_markdown(&adf), "one\n\ntwo");
 }
 
 #[test]
 fn heading_levels() {
     for level in 1..=6 {
-        let adf = doc(json!([{"type": "heading", "attrs": {"level": level}, "content": [text("Title")]}]));
+        let adf = doc(
+            json!([{"type": "heading", "attrs": {"level": level}, "content": [text("Title")]}]),
+        );
         let expected = format!("{} Title", "#".repeat(level));
         assert_eq!(adf_to_markdown(&adf), expected, "level {level}");
     }
@@ -78,7 +83,9 @@ fn ordered_list_order() {
 
 #[test]
 fn ordered_list_without_attrs() {
-    let adf = doc(json!([{"type": "orderedList", "content": [item(json!([paragraph(json!([text("a")]))]))]}]));
+    let adf = doc(
+        json!([{"type": "orderedList", "content": [item(json!([paragraph(json!([text("a")]))]))]}]),
+    );
     assert_eq!(adf_to_markdown(&adf), "1. a");
 }
 
@@ -89,7 +96,9 @@ fn ordered_list_nested_start() {
         "attrs": {"order": 2},
         "content": [item(json!([paragraph(json!([text("b")]))]))],
     });
-    let adf = doc(json!([{"type": "bulletList", "content": [item(json!([paragraph(json!([text("a")])), nested]))]}]));
+    let adf = doc(
+        json!([{"type": "bulletList", "content": [item(json!([paragraph(json!([text("a")])), nested]))]}]),
+    );
     let markdown = adf_to_markdown(&adf);
     assert_eq!(markdown, "- a\n\n  2. b");
     assert_eq!(markdown_to_adf(&markdown), adf);
@@ -97,7 +106,8 @@ fn ordered_list_nested_start() {
 
 #[test]
 fn lists_adjacent() {
-    let list = json!({"type": "bulletList", "content": [item(json!([paragraph(json!([text("a")]))]))]});
+    let list =
+        json!({"type": "bulletList", "content": [item(json!([paragraph(json!([text("a")]))]))]});
     let adf = doc(json!([list, list]));
     let markdown = adf_to_markdown(&adf);
     assert_eq!(markdown, "- a\n\n* a");
@@ -107,7 +117,9 @@ fn lists_adjacent() {
 #[test]
 fn list_item_code_block() {
     let code = json!({"type": "codeBlock", "attrs": {"language": "sh"}, "content": [text("make\n\tlint")]});
-    let adf = doc(json!([{"type": "bulletList", "content": [item(json!([paragraph(json!([text("run")])), code]))]}]));
+    let adf = doc(
+        json!([{"type": "bulletList", "content": [item(json!([paragraph(json!([text("run")])), code]))]}]),
+    );
     let markdown = adf_to_markdown(&adf);
     assert_eq!(markdown, "- run\n\n  ```sh\n  make\n  \tlint\n  ```");
     assert_eq!(markdown_to_adf(&markdown), adf);
@@ -115,7 +127,9 @@ fn list_item_code_block() {
 
 #[test]
 fn code_block_language() {
-    let adf = doc(json!([{"type": "codeBlock", "attrs": {"language": "python"}, "content": [text("print(1)")]}]));
+    let adf = doc(
+        json!([{"type": "codeBlock", "attrs": {"language": "python"}, "content": [text("print(1)")]}]),
+    );
     assert_eq!(adf_to_markdown(&adf), "```python\nprint(1)\n```");
 }
 
@@ -135,7 +149,10 @@ fn code_block_empty() {
 
 #[test]
 fn inline_code_mark() {
-    let adf = inline_doc(json!([text("call "), marked("f()", json!([{"type": "code"}]))]));
+    let adf = inline_doc(json!([
+        text("call "),
+        marked("f()", json!([{"type": "code"}]))
+    ]));
     assert_eq!(adf_to_markdown(&adf), "call `f()`");
 }
 
@@ -149,14 +166,20 @@ fn inline_code_backticks() {
 
 #[test]
 fn link_mark() {
-    let adf = inline_doc(json!([marked("docs", json!([{"type": "link", "attrs": {"href": "https://example.com/d"}}]))]));
+    let adf = inline_doc(json!([marked(
+        "docs",
+        json!([{"type": "link", "attrs": {"href": "https://example.com/d"}}])
+    )]));
     assert_eq!(adf_to_markdown(&adf), "[docs](https://example.com/d)");
 }
 
 #[test]
 fn link_mark_parentheses() {
     let href = "https://example.com/a_(b)";
-    let adf = inline_doc(json!([marked("wiki", json!([{"type": "link", "attrs": {"href": href}}]))]));
+    let adf = inline_doc(json!([marked(
+        "wiki",
+        json!([{"type": "link", "attrs": {"href": href}}])
+    )]));
     let markdown = adf_to_markdown(&adf);
     assert_eq!(markdown, "[wiki](https://example.com/a_\\(b\\))");
     assert_eq!(markdown_to_adf(&markdown), adf);
@@ -165,7 +188,10 @@ fn link_mark_parentheses() {
 #[test]
 fn link_mark_url_text() {
     let href = "https://example.com/x";
-    let adf = inline_doc(json!([marked(href, json!([{"type": "link", "attrs": {"href": href}}]))]));
+    let adf = inline_doc(json!([marked(
+        href,
+        json!([{"type": "link", "attrs": {"href": href}}])
+    )]));
     assert_eq!(adf_to_markdown(&adf), "<https://example.com/x>");
 }
 
@@ -192,7 +218,11 @@ fn emphasis_marks() {
 
 #[test]
 fn emphasis_inside_word() {
-    let adf = inline_doc(json!([text("un"), marked("believ", json!([{"type": "em"}])), text("able")]));
+    let adf = inline_doc(json!([
+        text("un"),
+        marked("believ", json!([{"type": "em"}])),
+        text("able")
+    ]));
     let markdown = adf_to_markdown(&adf);
     assert_eq!(markdown, "un*believ*able");
     assert_eq!(markdown_to_adf(&markdown), adf);
@@ -200,7 +230,10 @@ fn emphasis_inside_word() {
 
 #[test]
 fn emphasis_trailing_space() {
-    let adf = inline_doc(json!([marked("bold ", json!([{"type": "strong"}])), text("text")]));
+    let adf = inline_doc(json!([
+        marked("bold ", json!([{"type": "strong"}])),
+        text("text")
+    ]));
     assert_eq!(adf_to_markdown(&adf), "**bold** text");
 }
 
@@ -241,7 +274,8 @@ fn hard_break_newline() {
 
 #[test]
 fn hard_break_double() {
-    let adf = inline_doc(json!([text("one"), {"type": "hardBreak"}, {"type": "hardBreak"}, text("two")]));
+    let adf =
+        inline_doc(json!([text("one"), {"type": "hardBreak"}, {"type": "hardBreak"}, text("two")]));
     let markdown = adf_to_markdown(&adf);
     assert_eq!(markdown, "one\n\\\ntwo");
     assert_eq!(markdown_to_adf(&markdown), adf);
@@ -249,7 +283,9 @@ fn hard_break_double() {
 
 #[test]
 fn rule_dashes() {
-    let adf = doc(json!([paragraph(json!([text("a")])), {"type": "rule"}, paragraph(json!([text("b")]))]));
+    let adf = doc(
+        json!([paragraph(json!([text("a")])), {"type": "rule"}, paragraph(json!([text("b")]))]),
+    );
     assert_eq!(adf_to_markdown(&adf), "a\n\n---\n\nb");
 }
 
@@ -257,13 +293,24 @@ fn rule_dashes() {
 fn escapes_inline_syntax() {
     let adf = inline_doc(json!([text("*a* _b_ [c] `d` ~e~ <f> &amp; \\*")]));
     let markdown = adf_to_markdown(&adf);
-    assert_eq!(markdown, "\\*a\\* \\_b\\_ \\[c\\] \\`d\\` \\~e\\~ \\<f> \\&amp; \\\\\\*");
+    assert_eq!(
+        markdown,
+        "\\*a\\* \\_b\\_ \\[c\\] \\`d\\` \\~e\\~ \\<f> \\&amp; \\\\\\*"
+    );
     assert_eq!(markdown_to_adf(&markdown), adf);
 }
 
 #[test]
 fn escapes_line_starts() {
-    let lines = ["# not heading", "> not quote", "- not item", "+ not item", "1. not item", "2) not item", "==="];
+    let lines = [
+        "# not heading",
+        "> not quote",
+        "- not item",
+        "+ not item",
+        "1. not item",
+        "2) not item",
+        "===",
+    ];
     for line in lines {
         let adf = inline_doc(json!([text("intro"), {"type": "hardBreak"}, text(line)]));
         let markdown = adf_to_markdown(&adf);
@@ -302,7 +349,8 @@ fn mention_without_text() {
 
 #[test]
 fn emoji_text() {
-    let adf = inline_doc(json!([{"type": "emoji", "attrs": {"shortName": ":smile:", "text": "😄"}}]));
+    let adf =
+        inline_doc(json!([{"type": "emoji", "attrs": {"shortName": ":smile:", "text": "😄"}}]));
     assert_eq!(adf_to_markdown(&adf), "😄");
 }
 
@@ -314,13 +362,15 @@ fn emoji_short_name() {
 
 #[test]
 fn inline_card_link() {
-    let adf = inline_doc(json!([{"type": "inlineCard", "attrs": {"url": "https://example.com/PROJ-1"}}]));
+    let adf =
+        inline_doc(json!([{"type": "inlineCard", "attrs": {"url": "https://example.com/PROJ-1"}}]));
     assert_eq!(adf_to_markdown(&adf), "<https://example.com/PROJ-1>");
 }
 
 #[test]
 fn status_text() {
-    let adf = inline_doc(json!([{"type": "status", "attrs": {"text": "IN REVIEW", "color": "blue"}}]));
+    let adf =
+        inline_doc(json!([{"type": "status", "attrs": {"text": "IN REVIEW", "color": "blue"}}]));
     assert_eq!(adf_to_markdown(&adf), "IN REVIEW");
 }
 
@@ -352,7 +402,8 @@ fn expand_title_and_children() {
 
 #[test]
 fn table_rows() {
-    let cell = |value: &str| json!({"type": "tableCell", "content": [paragraph(json!([text(value)]))]});
+    let cell =
+        |value: &str| json!({"type": "tableCell", "content": [paragraph(json!([text(value)]))]});
     let header = json!({"type": "tableHeader", "content": [paragraph(json!([text("Key")]))]});
     let adf = doc(json!([{
         "type": "table",
@@ -409,7 +460,10 @@ fn unknown_block_children() {
 
 #[test]
 fn unknown_mark_ignored() {
-    let adf = inline_doc(json!([marked("under", json!([{"type": "underline"}, {"type": "textColor", "attrs": {"color": "#f00"}}]))]));
+    let adf = inline_doc(json!([marked(
+        "under",
+        json!([{"type": "underline"}, {"type": "textColor", "attrs": {"color": "#f00"}}])
+    )]));
     assert_eq!(adf_to_markdown(&adf), "under");
 }
 
@@ -418,7 +472,10 @@ fn non_doc_values() {
     assert_eq!(adf_to_markdown(&Value::Null), "");
     assert_eq!(adf_to_markdown(&json!(42)), "");
     assert_eq!(adf_to_markdown(&json!("plain *text*")), "plain \\*text\\*");
-    assert_eq!(adf_to_markdown(&json!([paragraph(json!([text("bare")]))])), "bare");
+    assert_eq!(
+        adf_to_markdown(&json!([paragraph(json!([text("bare")]))])),
+        "bare"
+    );
     assert_eq!(adf_to_markdown(&paragraph(json!([text("node")]))), "node");
 }
 
@@ -426,8 +483,14 @@ fn non_doc_values() {
 fn missing_fields() {
     assert_eq!(adf_to_markdown(&json!({"type": "doc"})), "");
     assert_eq!(adf_to_markdown(&json!({"content": [{"type": "text"}]})), "");
-    assert_eq!(adf_to_markdown(&json!({"type": "doc", "content": "oops"})), "");
-    assert_eq!(adf_to_markdown(&inline_doc(json!([{"type": "text", "text": 5}]))), "");
+    assert_eq!(
+        adf_to_markdown(&json!({"type": "doc", "content": "oops"})),
+        ""
+    );
+    assert_eq!(
+        adf_to_markdown(&inline_doc(json!([{"type": "text", "text": 5}]))),
+        ""
+    );
 }
 
 #[test]

@@ -35,7 +35,10 @@ fn whitespace_input() {
 
 #[test]
 fn paragraphs_separate() {
-    let expected = doc(json!([paragraph(json!([text("one")])), paragraph(json!([text("two")]))]));
+    let expected = doc(json!([
+        paragraph(json!([text("one")])),
+        paragraph(json!([text("two")]))
+    ]));
     assert_eq!(markdown_to_adf("one\n\ntwo"), expected);
 }
 
@@ -43,14 +46,17 @@ fn paragraphs_separate() {
 fn heading_levels() {
     for level in 1..=6 {
         let markdown = format!("{} Title", "#".repeat(level));
-        let expected = doc(json!([{"type": "heading", "attrs": {"level": level}, "content": [text("Title")]}]));
+        let expected = doc(
+            json!([{"type": "heading", "attrs": {"level": level}, "content": [text("Title")]}]),
+        );
         assert_eq!(markdown_to_adf(&markdown), expected, "level {level}");
     }
 }
 
 #[test]
 fn heading_setext() {
-    let expected = doc(json!([{"type": "heading", "attrs": {"level": 2}, "content": [text("Title")]}]));
+    let expected =
+        doc(json!([{"type": "heading", "attrs": {"level": 2}, "content": [text("Title")]}]));
     assert_eq!(markdown_to_adf("Title\n-----"), expected);
 }
 
@@ -91,12 +97,16 @@ fn ordered_list_in_bullet() {
     let adf = markdown_to_adf("- a\n  1. b");
     let nested = &adf["content"][0]["content"][0]["content"][1];
     assert_eq!(nested["type"], json!("orderedList"));
-    assert_eq!(nested["content"][0]["content"][0], paragraph(json!([text("b")])));
+    assert_eq!(
+        nested["content"][0]["content"][0],
+        paragraph(json!([text("b")]))
+    );
 }
 
 #[test]
 fn list_item_empty() {
-    let expected = doc(json!([{"type": "bulletList", "content": [item(json!([paragraph(json!([]))]))]}]));
+    let expected =
+        doc(json!([{"type": "bulletList", "content": [item(json!([paragraph(json!([]))]))]}]));
     assert_eq!(markdown_to_adf("-"), expected);
 }
 
@@ -115,7 +125,10 @@ fn code_block_language() {
         "attrs": {"language": "rust"},
         "content": [text("fn main() {}\nlet x = 1;")],
     }]));
-    assert_eq!(markdown_to_adf("```rust\nfn main() {}\nlet x = 1;\n```"), expected);
+    assert_eq!(
+        markdown_to_adf("```rust\nfn main() {}\nlet x = 1;\n```"),
+        expected
+    );
 }
 
 #[test]
@@ -153,21 +166,33 @@ fn inline_code() {
 
 #[test]
 fn inline_code_drops_strong() {
-    let expected = doc(json!([paragraph(json!([marked("x", json!([{"type": "code"}]))]))]));
+    let expected = doc(json!([paragraph(json!([marked(
+        "x",
+        json!([{"type": "code"}])
+    )]))]));
     assert_eq!(markdown_to_adf("**`x`**"), expected);
 }
 
 #[test]
 fn link_inline() {
     let link = json!([{"type": "link", "attrs": {"href": "https://example.com/a"}}]);
-    let expected = doc(json!([paragraph(json!([text("see "), marked("docs", link)]))]));
-    assert_eq!(markdown_to_adf("see [docs](https://example.com/a)"), expected);
+    let expected = doc(json!([paragraph(json!([
+        text("see "),
+        marked("docs", link)
+    ]))]));
+    assert_eq!(
+        markdown_to_adf("see [docs](https://example.com/a)"),
+        expected
+    );
 }
 
 #[test]
 fn link_autolink() {
     let link = json!([{"type": "link", "attrs": {"href": "https://example.com"}}]);
-    let expected = doc(json!([paragraph(json!([marked("https://example.com", link)]))]));
+    let expected = doc(json!([paragraph(json!([marked(
+        "https://example.com",
+        link
+    )]))]));
     assert_eq!(markdown_to_adf("<https://example.com>"), expected);
 }
 
@@ -182,12 +207,16 @@ fn link_email() {
 fn link_reference() {
     let link = json!([{"type": "link", "attrs": {"href": "https://example.com/r"}}]);
     let expected = doc(json!([paragraph(json!([marked("ref", link)]))]));
-    assert_eq!(markdown_to_adf("[ref][1]\n\n[1]: https://example.com/r"), expected);
+    assert_eq!(
+        markdown_to_adf("[ref][1]\n\n[1]: https://example.com/r"),
+        expected
+    );
 }
 
 #[test]
 fn link_around_code() {
-    let marks = json!([{"type": "code"}, {"type": "link", "attrs": {"href": "https://example.com"}}]);
+    let marks =
+        json!([{"type": "code"}, {"type": "link", "attrs": {"href": "https://example.com"}}]);
     let expected = doc(json!([paragraph(json!([marked("x", marks)]))]));
     assert_eq!(markdown_to_adf("[`x`](https://example.com)"), expected);
 }
@@ -196,13 +225,19 @@ fn link_around_code() {
 fn image_as_link() {
     let link = json!([{"type": "link", "attrs": {"href": "https://example.com/i.png"}}]);
     let expected = doc(json!([paragraph(json!([marked("screenshot", link)]))]));
-    assert_eq!(markdown_to_adf("![screenshot](https://example.com/i.png)"), expected);
+    assert_eq!(
+        markdown_to_adf("![screenshot](https://example.com/i.png)"),
+        expected
+    );
 }
 
 #[test]
 fn image_without_alt() {
     let link = json!([{"type": "link", "attrs": {"href": "https://example.com/i.png"}}]);
-    let expected = doc(json!([paragraph(json!([marked("https://example.com/i.png", link)]))]));
+    let expected = doc(json!([paragraph(json!([marked(
+        "https://example.com/i.png",
+        link
+    )]))]));
     assert_eq!(markdown_to_adf("![](https://example.com/i.png)"), expected);
 }
 
@@ -229,7 +264,11 @@ fn emphasis_nested() {
 
 #[test]
 fn emphasis_intraword() {
-    let expected = doc(json!([paragraph(json!([text("un"), marked("believ", json!([{"type": "em"}])), text("able")]))]));
+    let expected = doc(json!([paragraph(json!([
+        text("un"),
+        marked("believ", json!([{"type": "em"}])),
+        text("able")
+    ]))]));
     assert_eq!(markdown_to_adf("un*believ*able"), expected);
 }
 
@@ -250,37 +289,47 @@ fn blockquote_paragraphs() {
 
 #[test]
 fn blockquote_nested_flattens() {
-    let expected = doc(json!([{"type": "blockquote", "content": [paragraph(json!([text("deep")]))]}]));
+    let expected =
+        doc(json!([{"type": "blockquote", "content": [paragraph(json!([text("deep")]))]}]));
     assert_eq!(markdown_to_adf("> > deep"), expected);
 }
 
 #[test]
 fn blockquote_heading_degrades() {
-    let expected = doc(json!([{"type": "blockquote", "content": [paragraph(json!([text("title")]))]}]));
+    let expected =
+        doc(json!([{"type": "blockquote", "content": [paragraph(json!([text("title")]))]}]));
     assert_eq!(markdown_to_adf("> # title"), expected);
 }
 
 #[test]
 fn hard_break_spaces() {
-    let expected = doc(json!([paragraph(json!([text("one"), {"type": "hardBreak"}, text("two")]))]));
+    let expected = doc(json!([paragraph(
+        json!([text("one"), {"type": "hardBreak"}, text("two")])
+    )]));
     assert_eq!(markdown_to_adf("one  \ntwo"), expected);
 }
 
 #[test]
 fn hard_break_backslash() {
-    let expected = doc(json!([paragraph(json!([text("one"), {"type": "hardBreak"}, text("two")]))]));
+    let expected = doc(json!([paragraph(
+        json!([text("one"), {"type": "hardBreak"}, text("two")])
+    )]));
     assert_eq!(markdown_to_adf("one\\\ntwo"), expected);
 }
 
 #[test]
 fn soft_break_kept() {
-    let expected = doc(json!([paragraph(json!([text("one"), {"type": "hardBreak"}, text("two")]))]));
+    let expected = doc(json!([paragraph(
+        json!([text("one"), {"type": "hardBreak"}, text("two")])
+    )]));
     assert_eq!(markdown_to_adf("one\ntwo"), expected);
 }
 
 #[test]
 fn html_br_breaks() {
-    let expected = doc(json!([paragraph(json!([text("one"), {"type": "hardBreak"}, text("two")]))]));
+    let expected = doc(json!([paragraph(
+        json!([text("one"), {"type": "hardBreak"}, text("two")])
+    )]));
     assert_eq!(markdown_to_adf("one<br>two"), expected);
 }
 
@@ -321,7 +370,10 @@ fn table_text() {
 #[test]
 fn html_comment_dropped() {
     let expected = doc(json!([paragraph(json!([text("visible")]))]));
-    assert_eq!(markdown_to_adf("<!-- template hint -->\n\nvisible"), expected);
+    assert_eq!(
+        markdown_to_adf("<!-- template hint -->\n\nvisible"),
+        expected
+    );
 }
 
 #[test]
@@ -368,7 +420,9 @@ fn deep_quotes_bounded() {
 
 #[test]
 fn deep_lists_bounded() {
-    let markdown: String = (0..500).map(|depth| format!("{}- level\n", "  ".repeat(depth))).collect();
+    let markdown: String = (0..500)
+        .map(|depth| format!("{}- level\n", "  ".repeat(depth)))
+        .collect();
     let adf = markdown_to_adf(&markdown);
     let serialized = serde_json::to_string(&adf).unwrap_or_default();
     assert_eq!(serialized.matches("level").count(), 500);

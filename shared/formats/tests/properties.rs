@@ -3,8 +3,12 @@
 mod strategies;
 
 use proptest::prelude::*;
-use proxysync_formats::{adf_to_markdown, canonical_markdown, markdown_to_adf, markdown_to_wiki, wiki_to_markdown};
-use strategies::{adf_like_json, dense_inline, markdown_document, markup_noise, wiki_safe_document};
+use proxysync_formats::{
+    adf_to_markdown, canonical_markdown, markdown_to_adf, markdown_to_wiki, wiki_to_markdown,
+};
+use strategies::{
+    adf_like_json, dense_inline, markdown_document, markup_noise, wiki_safe_document,
+};
 
 proptest! {
     #[test]
@@ -73,9 +77,10 @@ proptest! {
     }
 
     #[test]
-    fn wiki_round_trip_keeps_inline_noise(text in "[ab *_`#>\\\\+=.1)(~!<&;:\\[\\]|{hq^?-]{0,40}") {
+    fn wiki_round_trip_keeps_inline_noise(text in "[ab *_`#>\\\\+=.1)(~!<&;:\\[\\]{hq^?-]{0,40}") {
         // One paragraph of noise: wiki markup flattens some block structure.
-        // Without `}`: monospace cannot hold `}}` or end with `}` in wiki markup.
+        // Without `}`, because monospace cannot hold `}}` or end with `}` in
+        // wiki markup, and without `|`, which links encode as `%7C`.
         let markdown = canonical_markdown(&format!("x {text}"));
         let wiki = markdown_to_wiki(&markdown);
         prop_assert_eq!(canonical_markdown(&wiki_to_markdown(&wiki)), markdown);

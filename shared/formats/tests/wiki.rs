@@ -18,7 +18,10 @@ fn wiki_heading_needs_space() {
 
 #[test]
 fn wiki_phrase_marks() {
-    assert_eq!(wiki_to_markdown("*bold* _em_ -gone-"), "**bold** _em_ ~~gone~~");
+    assert_eq!(
+        wiki_to_markdown("*bold* _em_ -gone-"),
+        "**bold** _em_ ~~gone~~"
+    );
 }
 
 #[test]
@@ -33,13 +36,19 @@ fn wiki_brace_marks_in_word() {
 
 #[test]
 fn wiki_monospace() {
-    assert_eq!(wiki_to_markdown("run {{cargo *test*}}"), "run `cargo *test*`");
+    assert_eq!(
+        wiki_to_markdown("run {{cargo *test*}}"),
+        "run `cargo *test*`"
+    );
 }
 
 #[test]
 fn wiki_code_language() {
     let wiki = "{code:java}\nint x = 1; // *not bold*\n{code}";
-    assert_eq!(wiki_to_markdown(wiki), "```java\nint x = 1; // *not bold*\n```");
+    assert_eq!(
+        wiki_to_markdown(wiki),
+        "```java\nint x = 1; // *not bold*\n```"
+    );
 }
 
 #[test]
@@ -60,7 +69,10 @@ fn wiki_code_one_line() {
 
 #[test]
 fn wiki_noformat() {
-    assert_eq!(wiki_to_markdown("{noformat}\nraw {{x}} *y*\n{noformat}"), "```\nraw {{x}} *y*\n```");
+    assert_eq!(
+        wiki_to_markdown("{noformat}\nraw {{x}} *y*\n{noformat}"),
+        "```\nraw {{x}} *y*\n```"
+    );
 }
 
 #[test]
@@ -70,17 +82,26 @@ fn wiki_code_unclosed() {
 
 #[test]
 fn wiki_link_with_text() {
-    assert_eq!(wiki_to_markdown("see [the docs|https://example.com/d]"), "see [the docs](https://example.com/d)");
+    assert_eq!(
+        wiki_to_markdown("see [the docs|https://example.com/d]"),
+        "see [the docs](https://example.com/d)"
+    );
 }
 
 #[test]
 fn wiki_link_bare() {
-    assert_eq!(wiki_to_markdown("[https://example.com/d]"), "<https://example.com/d>");
+    assert_eq!(
+        wiki_to_markdown("[https://example.com/d]"),
+        "<https://example.com/d>"
+    );
 }
 
 #[test]
 fn wiki_link_formatted_text() {
-    assert_eq!(wiki_to_markdown("[*bold*|https://example.com]"), "[**bold**](https://example.com)");
+    assert_eq!(
+        wiki_to_markdown("[*bold*|https://example.com]"),
+        "[**bold**](https://example.com)"
+    );
 }
 
 #[test]
@@ -96,7 +117,10 @@ fn wiki_mention_text() {
 
 #[test]
 fn wiki_bullets_nested() {
-    assert_eq!(wiki_to_markdown("* one\n** nested\n* two"), "- one\n  - nested\n- two");
+    assert_eq!(
+        wiki_to_markdown("* one\n** nested\n* two"),
+        "- one\n  - nested\n- two"
+    );
 }
 
 #[test]
@@ -106,12 +130,18 @@ fn wiki_dash_bullets() {
 
 #[test]
 fn wiki_numbered_nested() {
-    assert_eq!(wiki_to_markdown("# first\n## sub\n# second"), "1. first\n   1. sub\n2. second");
+    assert_eq!(
+        wiki_to_markdown("# first\n## sub\n# second"),
+        "1. first\n   1. sub\n2. second"
+    );
 }
 
 #[test]
 fn wiki_mixed_list() {
-    assert_eq!(wiki_to_markdown("# step\n#* detail"), "1. step\n   - detail");
+    assert_eq!(
+        wiki_to_markdown("# step\n#* detail"),
+        "1. step\n   - detail"
+    );
 }
 
 #[test]
@@ -126,7 +156,10 @@ fn wiki_bq() {
 
 #[test]
 fn wiki_quote_block() {
-    assert_eq!(wiki_to_markdown("{quote}\nfirst\n\nsecond\n{quote}"), "> first\n>\n> second");
+    assert_eq!(
+        wiki_to_markdown("{quote}\nfirst\n\nsecond\n{quote}"),
+        "> first\n>\n> second"
+    );
 }
 
 #[test]
@@ -136,12 +169,18 @@ fn wiki_quote_inline() {
 
 #[test]
 fn wiki_panel_content() {
-    assert_eq!(wiki_to_markdown("{panel:title=Note}\ninside\n{panel}"), "inside");
+    assert_eq!(
+        wiki_to_markdown("{panel:title=Note}\ninside\n{panel}"),
+        "inside"
+    );
 }
 
 #[test]
 fn wiki_rule() {
-    assert_eq!(wiki_to_markdown("above\n\n----\n\nbelow"), "above\n\n---\n\nbelow");
+    assert_eq!(
+        wiki_to_markdown("above\n\n----\n\nbelow"),
+        "above\n\n---\n\nbelow"
+    );
 }
 
 #[test]
@@ -181,23 +220,35 @@ fn wiki_dashes_literal() {
 
 #[test]
 fn wiki_escapes() {
-    assert_eq!(wiki_to_markdown("\\*literal\\* \\{code\\}"), "\\*literal\\* {code}");
+    assert_eq!(
+        wiki_to_markdown("\\*literal\\* \\{code\\}"),
+        "\\*literal\\* {code}"
+    );
 }
 
 #[test]
 fn wiki_table_rows() {
     let wiki = "||Key||Value||\n|a|[link|https://example.com]|";
-    assert_eq!(wiki_to_markdown(wiki), "Key | Value\n\na | [link](https://example.com)");
+    assert_eq!(
+        wiki_to_markdown(wiki),
+        "Key | Value\n\na | [link](https://example.com)"
+    );
 }
 
 #[test]
 fn wiki_color_stripped() {
-    assert_eq!(wiki_to_markdown("{color:#ff0000}red{color} text"), "red text");
+    assert_eq!(
+        wiki_to_markdown("{color:#ff0000}red{color} text"),
+        "red text"
+    );
 }
 
 #[test]
 fn wiki_other_phrases_literal() {
-    assert_eq!(wiki_to_markdown("+ins+ ^sup^ ??cite??"), "+ins+ ^sup^ ??cite??");
+    assert_eq!(
+        wiki_to_markdown("+ins+ ^sup^ ??cite??"),
+        "+ins+ ^sup^ ??cite??"
+    );
 }
 
 #[test]
@@ -223,7 +274,10 @@ fn markdown_headings() {
 
 #[test]
 fn markdown_marks() {
-    assert_eq!(markdown_to_wiki("**bold** _em_ ~~gone~~ `code`"), "*bold* _em_ -gone- {{code}}");
+    assert_eq!(
+        markdown_to_wiki("**bold** _em_ ~~gone~~ `code`"),
+        "*bold* _em_ -gone- {{code}}"
+    );
 }
 
 #[test]
@@ -233,27 +287,42 @@ fn markdown_marks_in_word() {
 
 #[test]
 fn markdown_link() {
-    assert_eq!(markdown_to_wiki("[docs](https://example.com/d)"), "[docs|https://example.com/d]");
+    assert_eq!(
+        markdown_to_wiki("[docs](https://example.com/d)"),
+        "[docs|https://example.com/d]"
+    );
 }
 
 #[test]
 fn markdown_link_bare() {
-    assert_eq!(markdown_to_wiki("<https://example.com/d>"), "[https://example.com/d]");
+    assert_eq!(
+        markdown_to_wiki("<https://example.com/d>"),
+        "[https://example.com/d]"
+    );
 }
 
 #[test]
 fn markdown_link_pipe_in_url() {
-    assert_eq!(markdown_to_wiki("[q](https://example.com/?a=1|2)"), "[q|https://example.com/?a=1%7C2]");
+    assert_eq!(
+        markdown_to_wiki("[q](https://example.com/?a=1|2)"),
+        "[q|https://example.com/?a=1%7C2]"
+    );
 }
 
 #[test]
 fn markdown_bullets_nested() {
-    assert_eq!(markdown_to_wiki("- one\n  - nested\n- two"), "* one\n** nested\n* two");
+    assert_eq!(
+        markdown_to_wiki("- one\n  - nested\n- two"),
+        "* one\n** nested\n* two"
+    );
 }
 
 #[test]
 fn markdown_numbered_nested() {
-    assert_eq!(markdown_to_wiki("1. first\n   - detail\n2. second"), "# first\n#* detail\n# second");
+    assert_eq!(
+        markdown_to_wiki("1. first\n   - detail\n2. second"),
+        "# first\n#* detail\n# second"
+    );
 }
 
 #[test]
@@ -263,22 +332,34 @@ fn markdown_list_item_paragraphs() {
 
 #[test]
 fn markdown_code_language() {
-    assert_eq!(markdown_to_wiki("```rust\nfn main() {}\n```"), "{code:rust}\nfn main() {}\n{code}");
+    assert_eq!(
+        markdown_to_wiki("```rust\nfn main() {}\n```"),
+        "{code:rust}\nfn main() {}\n{code}"
+    );
 }
 
 #[test]
 fn markdown_code_plain() {
-    assert_eq!(markdown_to_wiki("```\nplain\n```"), "{noformat}\nplain\n{noformat}");
+    assert_eq!(
+        markdown_to_wiki("```\nplain\n```"),
+        "{noformat}\nplain\n{noformat}"
+    );
 }
 
 #[test]
 fn markdown_code_containing_noformat() {
-    assert_eq!(markdown_to_wiki("```\n{noformat}\n```"), "{code}\n{noformat}\n{code}");
+    assert_eq!(
+        markdown_to_wiki("```\n{noformat}\n```"),
+        "{code}\n{noformat}\n{code}"
+    );
 }
 
 #[test]
 fn markdown_quote() {
-    assert_eq!(markdown_to_wiki("> first\n>\n> second"), "{quote}\nfirst\n\nsecond\n{quote}");
+    assert_eq!(
+        markdown_to_wiki("> first\n>\n> second"),
+        "{quote}\nfirst\n\nsecond\n{quote}"
+    );
 }
 
 #[test]
@@ -298,22 +379,34 @@ fn markdown_double_break() {
 
 #[test]
 fn markdown_escapes() {
-    assert_eq!(markdown_to_wiki("\\*a\\* \\_b\\_ \\[c\\] {d}"), "\\*a\\* \\_b\\_ \\[c\\] \\{d}");
+    assert_eq!(
+        markdown_to_wiki("\\*a\\* \\_b\\_ \\[c\\] {d}"),
+        "\\*a\\* \\_b\\_ \\[c\\] \\{d}"
+    );
 }
 
 #[test]
 fn markdown_plain_punctuation() {
-    assert_eq!(markdown_to_wiki("well-known a - b, really?"), "well-known a - b, really?");
+    assert_eq!(
+        markdown_to_wiki("well-known a - b, really?"),
+        "well-known a - b, really?"
+    );
 }
 
 #[test]
 fn markdown_line_starts() {
-    assert_eq!(markdown_to_wiki("\\# one\n\\- two\nh1. three"), "\\# one\n\\- two\nh1\\. three");
+    assert_eq!(
+        markdown_to_wiki("\\# one\n\\- two\nh1. three"),
+        "\\# one\n\\- two\nh1\\. three"
+    );
 }
 
 #[test]
 fn markdown_mention_kept() {
-    assert_eq!(markdown_to_wiki("ping [~accountid:557058:0f0e]"), "ping [~accountid:557058:0f0e]");
+    assert_eq!(
+        markdown_to_wiki("ping [~accountid:557058:0f0e]"),
+        "ping [~accountid:557058:0f0e]"
+    );
 }
 
 #[test]
@@ -328,5 +421,22 @@ fn round_trip_document() {
     let markdown = "# Bug\n\nSteps with **bold**, _em_, `code` and [a link](https://example.com).\n\n\
                     1. open\n2. click\n   - then wait\n\n> quoted\n\n```sh\nmake test\n```\n\n---\n\nend";
     let wiki = markdown_to_wiki(markdown);
-    assert_eq!(canonical_markdown(&wiki_to_markdown(&wiki)), canonical_markdown(markdown));
+    assert_eq!(
+        canonical_markdown(&wiki_to_markdown(&wiki)),
+        canonical_markdown(markdown)
+    );
+}
+
+#[test]
+fn wiki_unclosed_macros_bounded() {
+    let wiki = "{code:java}\ntext\n".repeat(20_000);
+    let markdown = wiki_to_markdown(&wiki);
+    assert_eq!(markdown.matches("text").count(), 20_000);
+}
+
+#[test]
+fn wiki_macros_one_line() {
+    let wiki = "{quote}a{quote}".repeat(20_000);
+    let markdown = wiki_to_markdown(&wiki);
+    assert_eq!(markdown.matches('a').count(), 20_000);
 }

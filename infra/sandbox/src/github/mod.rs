@@ -4,6 +4,7 @@ pub(crate) mod auth;
 mod comments;
 pub(crate) mod error;
 mod events;
+mod hooks;
 mod issues;
 mod labels;
 mod render;
@@ -54,6 +55,18 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
             delete(labels::remove),
+        )
+        .route(
+            "/repos/{owner}/{repo}/hooks/{hook_id}",
+            get(hooks::get),
+        )
+        .route(
+            "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
+            get(hooks::list),
+        )
+        .route(
+            "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+            axum::routing::post(hooks::redeliver),
         )
         .fallback(not_found)
 }

@@ -6,6 +6,7 @@ mod comments;
 pub(crate) mod error;
 mod events;
 mod issues;
+mod operations;
 mod remote_links;
 mod render;
 mod transitions;
@@ -53,6 +54,8 @@ pub(crate) fn router() -> Router<Arc<App>> {
             "/rest/api/3/issue/{issue}/remotelink",
             get(remote_links::list).post(remote_links::create_or_update),
         )
+        .route("/rest/api/3/search/jql", post(operations::search))
+        .route("/rest/api/3/mypermissions", get(operations::my_permissions))
         .fallback(not_found)
 }
 

@@ -128,7 +128,12 @@ impl Source for Github {
             return Ok(parsed);
         }
 
-        let payload: Payload = serde_json::from_slice(&json)
+        let value: Value = serde_json::from_slice(&json).map_err(|error| {
+            Rejection::Malformed(format!(
+                "body is not JSON ({error}): set the webhook's content type to application/json"
+            ))
+        })?;
+        let payload: Payload = serde_json::from_value(value)
             .map_err(|error| Rejection::Malformed(format!("{event} payload: {error}")))?;
         parsed.event_name = format!("{event}.{}", payload.action);
         if payload.issue.pull_request.is_some() {
@@ -158,7 +163,7 @@ fn json_body(request: &InboundRequest) -> Result<Vec<u8>, Rejection> {
     url::form_urlencoded::parse(&request.body)
         .find(|(key, _)| key == "payload")
         .map(|(_, value)| value.into_owned().into_bytes())
-        .ok_or_else(|| Rejection::Malformed("form-encoded body has no payload field".to_owned()))
+        .ok_or_else(|| Rejection::Malformed("form-encoded body has no payload field: set the webhook's content type to application/json".to_owned()))
 }
 
 fn to_change(event: &str, payload: &Payload) -> Result<Option<Change>, Rejection> {
@@ -454,6 +459,14 @@ impl Target for Github {
             "GET" if path == "/user" => json!({"id": 0, "login": "(dry run)"}),
             _ => json!({}),
         }
+    }
+
+    async fn preflight(
+        &self,
+        api: &Api,
+        instance: &crate::model::Instance,
+    ) -> Vec<crate::tracker::PreflightCheck> {
+        crate::doctor::github_preflight(api, instance).await
     }
 }
 

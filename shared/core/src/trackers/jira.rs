@@ -26,6 +26,29 @@ const DEFAULT_ISSUE_TYPE: &str = "Task";
 const DEFAULT_CLOSED_STATUS: &str = "Done";
 const DEFAULT_OPEN_STATUS: &str = "To Do";
 
+/// What differs between Jira Cloud and Jira Data Center on the wire.
+pub(super) struct Flavor {
+    pub(super) kind: TrackerKind,
+    /// The REST API prefix: `/rest/api/3` on Cloud, `/rest/api/2` on Data Center.
+    pub(super) api: &'static str,
+    /// The user field that holds the stable account id: `accountId` on Cloud, `key` on Data Center.
+    pub(super) user_id_field: &'static str,
+    /// Converts Markdown into the text value REST writes take: ADF on Cloud, wiki markup on Data Center.
+    pub(super) text: fn(&str) -> Value,
+    /// Read comments from `jira:issue_updated` events of type `issue_commented`,
+    /// `issue_comment_edited` and `issue_comment_deleted`, and ignore `comment_*` events.
+    /// Data Center's `comment_*` events carry no issue, so they cannot be routed.
+    pub(super) comments_in_issue_updates: bool,
+}
+
+const CLOUD: Flavor = Flavor {
+    kind: TrackerKind::JiraCloud,
+    api: "/rest/api/3",
+    user_id_field: "accountId",
+    text: proxysync_formats::markdown_to_adf,
+    comments_in_issue_updates: false,
+};
+
 /// The Jira Cloud tracker module.
 pub struct JiraCloud;
 
@@ -61,7 +84,11 @@ impl TrackerModule for JiraCloud {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct User {
-    account_id: String,
+    #[serde(default)]
+    account_id: Option<String>,
+    /// The Data Center user key, such as `JIRAUSER10100`; Cloud sends none.
+    #[serde(default)]
+    key: Option<String>,
     #[serde(default)]
     display_name: String,
 }
@@ -141,6 +168,8 @@ struct Changelog {
 #[serde(rename_all = "camelCase")]
 struct Payload {
     webhook_event: String,
+    #[serde(default, rename = "issue_event_type_name")]
+    issue_event_type_name: Option<String>,
     timestamp: i64,
     #[serde(default)]
     user: Option<User>,
@@ -157,48 +186,73 @@ impl Source for JiraCloud {
     }
 
     fn parse(&self, instance: &str, request: &InboundRequest) -> Result<Parsed, Rejection> {
-        let delivery_id = request
-            .header("x-atlassian-webhook-identifier")
-            .map(str::to_owned);
-        let json: Value = serde_json::from_slice(&request.body)
-            .map_err(|error| Rejection::Malformed(format!("body is not JSON: {error}")))?;
-        let event = json
-            .get("webhookEvent")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Rejection::Malformed("missing field `webhookEvent`".to_owned()))?
-            .to_owned();
-
-        let mut parsed = Parsed {
-            delivery_id,
-            event_name: event.clone(),
-            ..Parsed::default()
-        };
-        let handled = [
-            "jira:issue_created",
-            "jira:issue_updated",
-            "comment_created",
-            "comment_updated",
-            "comment_deleted",
-        ];
-        if !handled.contains(&event.as_str()) {
-            parsed.ignored = Some(format!("event type {event} is not synced"));
-            return Ok(parsed);
-        }
-
-        let payload: Payload = serde_json::from_value(json)
-            .map_err(|error| Rejection::Malformed(format!("{event} payload: {error}")))?;
-        match to_change(&payload)? {
-            Some((change, author)) => parsed
-                .events
-                .push(to_event(instance, payload, change, author)?),
-            None => parsed.ignored = Some(format!("{event} changed no synced field")),
-        }
-        Ok(parsed)
+        parse_webhook(&CLOUD, instance, request)
     }
 }
 
-fn to_change(payload: &Payload) -> Result<Option<(Change, Author)>, Rejection> {
-    let event = payload.webhook_event.as_str();
+/// Parses a Jira webhook of either flavor into change events of `instance`.
+pub(super) fn parse_webhook(
+    flavor: &Flavor,
+    instance: &str,
+    request: &InboundRequest,
+) -> Result<Parsed, Rejection> {
+    let delivery_id = request
+        .header("x-atlassian-webhook-identifier")
+        .map(str::to_owned);
+    let json: Value = serde_json::from_slice(&request.body)
+        .map_err(|error| Rejection::Malformed(format!("body is not JSON: {error}")))?;
+    let event = json
+        .get("webhookEvent")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Rejection::Malformed("missing field `webhookEvent`".to_owned()))?
+        .to_owned();
+
+    let mut parsed = Parsed {
+        delivery_id,
+        event_name: event.clone(),
+        ..Parsed::default()
+    };
+    let handled = [
+        "jira:issue_created",
+        "jira:issue_updated",
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
+    ];
+    if !handled.contains(&event.as_str()) {
+        parsed.ignored = Some(format!("event type {event} is not synced"));
+        return Ok(parsed);
+    }
+    if flavor.comments_in_issue_updates && event.starts_with("comment_") {
+        parsed.ignored = Some(format!(
+            "{event} is not synced: comments sync from jira:issue_updated events, which carry the issue"
+        ));
+        return Ok(parsed);
+    }
+
+    let payload: Payload = serde_json::from_value(json)
+        .map_err(|error| Rejection::Malformed(format!("{event} payload: {error}")))?;
+    match to_change(flavor, &payload)? {
+        Some((change, author)) => parsed
+            .events
+            .push(to_event(flavor, instance, payload, change, author)?),
+        None => parsed.ignored = Some(format!("{event} changed no synced field")),
+    }
+    Ok(parsed)
+}
+
+fn to_change(flavor: &Flavor, payload: &Payload) -> Result<Option<(Change, Author)>, Rejection> {
+    let to_author = |user: &User| to_author(flavor, user);
+    let comment_update = match payload.issue_event_type_name.as_deref() {
+        Some("issue_commented") => Some("comment_created"),
+        Some("issue_comment_edited") => Some("comment_updated"),
+        Some("issue_comment_deleted") => Some("comment_deleted"),
+        _ => None,
+    };
+    let event = match comment_update {
+        Some(comment_event) if flavor.comments_in_issue_updates => comment_event,
+        _ => payload.webhook_event.as_str(),
+    };
     if let Some(kind) = event.strip_prefix("comment_") {
         let comment = payload
             .comment
@@ -216,7 +270,8 @@ fn to_change(payload: &Payload) -> Result<Option<(Change, Author)>, Rejection> {
         };
         if actor.id.is_empty() {
             return Err(Rejection::Malformed(format!(
-                "{event} payload has no comment author accountId"
+                "{event} payload has no comment author {}",
+                flavor.user_id_field
             )));
         }
         let content = CommentContent {
@@ -239,6 +294,12 @@ fn to_change(payload: &Payload) -> Result<Option<(Change, Author)>, Rejection> {
         .as_ref()
         .map(to_author)
         .ok_or_else(|| Rejection::Malformed(format!("{event} payload has no user")))?;
+    if actor.id.is_empty() {
+        return Err(Rejection::Malformed(format!(
+            "{event} payload has no user {}",
+            flavor.user_id_field
+        )));
+    }
     if event == "jira:issue_created" {
         return Ok(Some((Change::IssueCreated, actor)));
     }
@@ -286,9 +347,13 @@ fn split_labels(value: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-fn to_author(user: &User) -> Author {
+fn to_author(flavor: &Flavor, user: &User) -> Author {
+    let id = match flavor.kind {
+        TrackerKind::JiraCloud => &user.account_id,
+        _ => &user.key,
+    };
     Author {
-        id: user.account_id.clone(),
+        id: id.clone().unwrap_or_default(),
         name: user.display_name.clone(),
     }
 }
@@ -303,6 +368,7 @@ fn text_to_markdown(value: Option<&Value>) -> String {
 }
 
 fn to_event(
+    flavor: &Flavor,
     instance: &str,
     payload: Payload,
     change: Change,
@@ -329,7 +395,7 @@ fn to_event(
     let site = issue.self_url.split("/rest/").next().unwrap_or_default();
     Ok(ChangeEvent {
         kind: payload.webhook_event,
-        tracker: TrackerKind::JiraCloud,
+        tracker: flavor.kind,
         instance: instance.to_owned(),
         project: issue.fields.project.key,
         issue: IssueRef {
@@ -354,26 +420,36 @@ fn to_event(
 }
 
 /// Jira labels cannot hold spaces, so spaces become underscores.
-fn jira_label(label: &str) -> String {
+pub(super) fn jira_label(label: &str) -> String {
     label.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
-fn bad_response(method: &str, path: &str, message: &str) -> TargetError {
+pub(super) fn bad_response(
+    flavor: &Flavor,
+    method: &str,
+    path: &str,
+    message: &str,
+) -> TargetError {
     TargetError::BadResponse {
-        tracker: TrackerKind::JiraCloud,
+        tracker: flavor.kind,
         method: method.to_owned(),
         path: path.to_owned(),
         message: message.to_owned(),
     }
 }
 
-fn issue_path(issue: &IssueRef) -> String {
-    format!("/rest/api/3/issue/{}", urlencoding::encode(&issue.key))
+fn issue_path(flavor: &Flavor, issue: &IssueRef) -> String {
+    format!("{}/issue/{}", flavor.api, urlencoding::encode(&issue.key))
 }
 
 /// Moves `issue` to `status` through one of its available transitions.
-async fn transition(api: &Api, issue: &IssueRef, status: &str) -> Result<(), TargetError> {
-    let path = format!("{}/transitions", issue_path(issue));
+async fn transition(
+    flavor: &Flavor,
+    api: &Api,
+    issue: &IssueRef,
+    status: &str,
+) -> Result<(), TargetError> {
+    let path = format!("{}/transitions", issue_path(flavor, issue));
     let answer = api.get(&path).await?;
     let transitions = answer
         .get("transitions")
@@ -392,7 +468,7 @@ async fn transition(api: &Api, issue: &IssueRef, status: &str) -> Result<(), Tar
 
     let Some(found) = found else {
         let current = api
-            .get(&format!("{}?fields=status", issue_path(issue)))
+            .get(&format!("{}?fields=status", issue_path(flavor, issue)))
             .await?;
         let current = current
             .pointer("/fields/status/name")
@@ -423,7 +499,7 @@ impl Target for JiraCloud {
         let id = me
             .get("accountId")
             .and_then(Value::as_str)
-            .ok_or_else(|| bad_response("GET", path, "no accountId"))?;
+            .ok_or_else(|| bad_response(&CLOUD, "GET", path, "no accountId"))?;
         let name = me
             .get("displayName")
             .and_then(Value::as_str)
@@ -440,38 +516,7 @@ impl Target for JiraCloud {
         project: &Endpoint,
         content: &IssueContent,
     ) -> Result<IssueRef, TargetError> {
-        let path = "/rest/api/3/issue";
-        let issue_type = project.issue_type.as_deref().unwrap_or(DEFAULT_ISSUE_TYPE);
-        let labels: Vec<String> = content.labels.iter().map(|l| jira_label(l)).collect();
-        let body = json!({"fields": {
-            "project": {"key": project.project},
-            "issuetype": {"name": issue_type},
-            "summary": content.title,
-            "description": proxysync_formats::markdown_to_adf(&content.body),
-            "labels": labels,
-        }});
-        let created = api.post(path, &body).await?;
-        let key = created
-            .get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad_response("POST", path, "created issue has no key"))?;
-        let issue = IssueRef {
-            key: key.to_owned(),
-            id: created
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            url: format!("{}/browse/{key}", api.base_url()),
-        };
-        if content.state == IssueState::Closed {
-            let status = project
-                .closed_status
-                .as_deref()
-                .unwrap_or(DEFAULT_CLOSED_STATUS);
-            transition(api, &issue, status).await?;
-        }
-        Ok(issue)
+        create_issue(&CLOUD, api, project, content).await
     }
 
     async fn update_issue(
@@ -481,52 +526,7 @@ impl Target for JiraCloud {
         issue: &IssueRef,
         update: &IssueUpdate,
     ) -> Result<(), TargetError> {
-        let mut fields = serde_json::Map::new();
-        if let Some(title) = &update.title {
-            fields.insert("summary".to_owned(), json!(title));
-        }
-        if let Some(body) = &update.body {
-            fields.insert(
-                "description".to_owned(),
-                proxysync_formats::markdown_to_adf(body),
-            );
-        }
-        let mut label_ops: Vec<Value> = update
-            .labels_add
-            .iter()
-            .map(|l| json!({"add": jira_label(l)}))
-            .collect();
-        label_ops.extend(
-            update
-                .labels_remove
-                .iter()
-                .map(|l| json!({"remove": jira_label(l)})),
-        );
-
-        if !fields.is_empty() || !label_ops.is_empty() {
-            let mut body = json!({});
-            if !fields.is_empty() {
-                body["fields"] = Value::Object(fields);
-            }
-            if !label_ops.is_empty() {
-                body["update"] = json!({"labels": label_ops});
-            }
-            api.put(&issue_path(issue), &body).await?;
-        }
-        if let Some(state) = update.state {
-            let status = match state {
-                IssueState::Closed => project
-                    .closed_status
-                    .as_deref()
-                    .unwrap_or(DEFAULT_CLOSED_STATUS),
-                IssueState::Open => project
-                    .open_status
-                    .as_deref()
-                    .unwrap_or(DEFAULT_OPEN_STATUS),
-            };
-            transition(api, issue, status).await?;
-        }
-        Ok(())
+        update_issue(&CLOUD, api, project, issue, update).await
     }
 
     async fn add_comment(
@@ -535,18 +535,7 @@ impl Target for JiraCloud {
         issue: &IssueRef,
         body: &str,
     ) -> Result<String, TargetError> {
-        let path = format!("{}/comment", issue_path(issue));
-        let created = api
-            .post(
-                &path,
-                &json!({"body": proxysync_formats::markdown_to_adf(body)}),
-            )
-            .await?;
-        created
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| bad_response("POST", &path, "created comment has no id"))
+        add_comment(&CLOUD, api, issue, body).await
     }
 
     async fn update_comment(
@@ -556,13 +545,7 @@ impl Target for JiraCloud {
         comment_id: &str,
         body: &str,
     ) -> Result<(), TargetError> {
-        let path = format!("{}/comment/{comment_id}", issue_path(issue));
-        api.put(
-            &path,
-            &json!({"body": proxysync_formats::markdown_to_adf(body)}),
-        )
-        .await
-        .map(drop)
+        update_comment(&CLOUD, api, issue, comment_id, body).await
     }
 
     async fn delete_comment(
@@ -571,49 +554,216 @@ impl Target for JiraCloud {
         issue: &IssueRef,
         comment_id: &str,
     ) -> Result<(), TargetError> {
-        let path = format!("{}/comment/{comment_id}", issue_path(issue));
-        match api.delete(&path).await {
-            Err(error) if error.status() == Some(404) => Ok(()),
-            other => other.map(drop),
-        }
+        delete_comment(&CLOUD, api, issue, comment_id).await
     }
 
     async fn link(&self, api: &Api, issue: &IssueRef, peer: &Peer<'_>) -> Result<(), TargetError> {
-        let path = format!("{}/remotelink", issue_path(issue));
-        let body = json!({
-            "globalId": format!("proxysync:{}", peer.issue.url),
-            "object": {
-                "url": peer.issue.url,
-                "title": format!("{} {}", peer.tracker, peer.issue.key),
-            },
-        });
-        api.post(&path, &body).await.map(drop)
+        link(&CLOUD, api, issue, peer).await
     }
 
     fn in_project(&self, project: &Endpoint, issue: &IssueRef) -> bool {
-        issue.key.rsplit_once('-').is_some_and(|(prefix, number)| {
-            prefix == project.project && number.chars().all(|c| c.is_ascii_digit())
-        })
+        key_in_project(project, issue)
     }
 
     fn dry_run_response(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         match method {
-            "POST" if path == "/rest/api/3/issue" => {
-                let project = body
-                    .and_then(|b| b.pointer("/fields/project/key"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("NEW");
-                json!({"id": "0", "key": format!("{project}-NEW")})
-            }
-            "POST" if path.ends_with("/comment") => json!({"id": "0"}),
-            // Pretend every status is reachable, so the plan shows the transition request.
-            "GET" if path.ends_with("/transitions") => json!({"transitions": [
-                {"id": "(from GET transitions)", "to": {"name": DEFAULT_OPEN_STATUS}},
-                {"id": "(from GET transitions)", "to": {"name": DEFAULT_CLOSED_STATUS}},
-            ]}),
             "GET" if path.ends_with("/myself") => json!({"accountId": "(dry run)"}),
-            _ => json!({}),
+            _ => dry_run_response(&CLOUD, method, path, body),
         }
+    }
+
+    async fn preflight(
+        &self,
+        api: &Api,
+        instance: &crate::model::Instance,
+    ) -> Vec<crate::tracker::PreflightCheck> {
+        crate::doctor::jira_preflight(api, instance, CLOUD.api).await
+    }
+}
+
+/// Creates an issue through the flavor's REST API, and moves it to the closed status when needed.
+pub(super) async fn create_issue(
+    flavor: &Flavor,
+    api: &Api,
+    project: &Endpoint,
+    content: &IssueContent,
+) -> Result<IssueRef, TargetError> {
+    let path = format!("{}/issue", flavor.api);
+    let issue_type = project.issue_type.as_deref().unwrap_or(DEFAULT_ISSUE_TYPE);
+    let labels: Vec<String> = content.labels.iter().map(|l| jira_label(l)).collect();
+    let body = json!({"fields": {
+        "project": {"key": project.project},
+        "issuetype": {"name": issue_type},
+        "summary": content.title,
+        "description": (flavor.text)(&content.body),
+        "labels": labels,
+    }});
+    let created = api.post(&path, &body).await?;
+    let key = created
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_response(flavor, "POST", &path, "created issue has no key"))?;
+    let issue = IssueRef {
+        key: key.to_owned(),
+        id: created
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        url: format!("{}/browse/{key}", api.base_url()),
+    };
+    if content.state == IssueState::Closed {
+        let status = project
+            .closed_status
+            .as_deref()
+            .unwrap_or(DEFAULT_CLOSED_STATUS);
+        transition(flavor, api, &issue, status).await?;
+    }
+    Ok(issue)
+}
+
+/// Edits fields and labels with one PUT, then transitions when the state changed.
+pub(super) async fn update_issue(
+    flavor: &Flavor,
+    api: &Api,
+    project: &Endpoint,
+    issue: &IssueRef,
+    update: &IssueUpdate,
+) -> Result<(), TargetError> {
+    let mut fields = serde_json::Map::new();
+    if let Some(title) = &update.title {
+        fields.insert("summary".to_owned(), json!(title));
+    }
+    if let Some(body) = &update.body {
+        fields.insert("description".to_owned(), (flavor.text)(body));
+    }
+    let mut label_ops: Vec<Value> = update
+        .labels_add
+        .iter()
+        .map(|l| json!({"add": jira_label(l)}))
+        .collect();
+    label_ops.extend(
+        update
+            .labels_remove
+            .iter()
+            .map(|l| json!({"remove": jira_label(l)})),
+    );
+
+    if !fields.is_empty() || !label_ops.is_empty() {
+        let mut body = json!({});
+        if !fields.is_empty() {
+            body["fields"] = Value::Object(fields);
+        }
+        if !label_ops.is_empty() {
+            body["update"] = json!({"labels": label_ops});
+        }
+        api.put(&issue_path(flavor, issue), &body).await?;
+    }
+    if let Some(state) = update.state {
+        let status = match state {
+            IssueState::Closed => project
+                .closed_status
+                .as_deref()
+                .unwrap_or(DEFAULT_CLOSED_STATUS),
+            IssueState::Open => project
+                .open_status
+                .as_deref()
+                .unwrap_or(DEFAULT_OPEN_STATUS),
+        };
+        transition(flavor, api, issue, status).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn add_comment(
+    flavor: &Flavor,
+    api: &Api,
+    issue: &IssueRef,
+    body: &str,
+) -> Result<String, TargetError> {
+    let path = format!("{}/comment", issue_path(flavor, issue));
+    let created = api
+        .post(&path, &json!({"body": (flavor.text)(body)}))
+        .await?;
+    created
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| bad_response(flavor, "POST", &path, "created comment has no id"))
+}
+
+pub(super) async fn update_comment(
+    flavor: &Flavor,
+    api: &Api,
+    issue: &IssueRef,
+    comment_id: &str,
+    body: &str,
+) -> Result<(), TargetError> {
+    let path = format!("{}/comment/{comment_id}", issue_path(flavor, issue));
+    api.put(&path, &json!({"body": (flavor.text)(body)}))
+        .await
+        .map(drop)
+}
+
+pub(super) async fn delete_comment(
+    flavor: &Flavor,
+    api: &Api,
+    issue: &IssueRef,
+    comment_id: &str,
+) -> Result<(), TargetError> {
+    let path = format!("{}/comment/{comment_id}", issue_path(flavor, issue));
+    match api.delete(&path).await {
+        Err(error) if error.status() == Some(404) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// Adds a remote link to the peer issue.
+pub(super) async fn link(
+    flavor: &Flavor,
+    api: &Api,
+    issue: &IssueRef,
+    peer: &Peer<'_>,
+) -> Result<(), TargetError> {
+    let path = format!("{}/remotelink", issue_path(flavor, issue));
+    let body = json!({
+        "globalId": format!("proxysync:{}", peer.issue.url),
+        "object": {
+            "url": peer.issue.url,
+            "title": format!("{} {}", peer.tracker, peer.issue.key),
+        },
+    });
+    api.post(&path, &body).await.map(drop)
+}
+
+/// Returns true when the issue key is `PROJECT-<number>`.
+pub(super) fn key_in_project(project: &Endpoint, issue: &IssueRef) -> bool {
+    issue.key.rsplit_once('-').is_some_and(|(prefix, number)| {
+        prefix == project.project && number.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+pub(super) fn dry_run_response(
+    flavor: &Flavor,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Value {
+    match method {
+        "POST" if path == format!("{}/issue", flavor.api) => {
+            let project = body
+                .and_then(|b| b.pointer("/fields/project/key"))
+                .and_then(Value::as_str)
+                .unwrap_or("NEW");
+            json!({"id": "0", "key": format!("{project}-NEW")})
+        }
+        "POST" if path.ends_with("/comment") => json!({"id": "0"}),
+        // Pretend every status is reachable, so the plan shows the transition request.
+        "GET" if path.ends_with("/transitions") => json!({"transitions": [
+            {"id": "(from GET transitions)", "to": {"name": DEFAULT_OPEN_STATUS}},
+            {"id": "(from GET transitions)", "to": {"name": DEFAULT_CLOSED_STATUS}},
+        ]}),
+        _ => json!({}),
     }
 }
 

@@ -2,6 +2,8 @@
 
 pub mod github;
 pub mod jira;
+pub mod jira_dc;
+pub mod servicenow;
 pub mod signature;
 
 use crate::model::TrackerKind;
@@ -19,6 +21,8 @@ pub fn module(kind: TrackerKind) -> Option<&'static dyn TrackerModule> {
     match kind {
         TrackerKind::Github => Some(&github::Github),
         TrackerKind::JiraCloud => Some(&jira::JiraCloud),
+        TrackerKind::JiraDc => Some(&jira_dc::JiraDc),
+        TrackerKind::Servicenow => Some(&servicenow::Servicenow),
         _ => None,
     }
 }

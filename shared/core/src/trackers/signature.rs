@@ -42,6 +42,17 @@ pub fn sign_hex_hmac(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Compares a received shared secret with the expected one in constant time.
+///
+/// Only the length can leak, so use secrets of a fixed, generous length.
+pub fn secret_matches(received: &str, expected: &SecretString) -> bool {
+    use subtle::ConstantTimeEq;
+    received
+        .as_bytes()
+        .ct_eq(expected.expose_secret().as_bytes())
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,12 +17,16 @@ impl EmphasisStyle {
         em: EmDelimiter::Auto,
     };
 
-    /// Every style, the preferred one first.
+    /// Returns every style, the preferred one first.
     pub(crate) fn all() -> impl Iterator<Item = EmphasisStyle> {
         ["**", "__"].into_iter().flat_map(|strong| {
-            [EmDelimiter::Auto, EmDelimiter::Star, EmDelimiter::Underscore]
-                .into_iter()
-                .map(move |em| EmphasisStyle { strong, em })
+            [
+                EmDelimiter::Auto,
+                EmDelimiter::Star,
+                EmDelimiter::Underscore,
+            ]
+            .into_iter()
+            .map(move |em| EmphasisStyle { strong, em })
         })
     }
 }
@@ -54,7 +58,12 @@ struct OpenSpan {
 /// escaped for the start of a line, and `heading` also escapes every `#` so
 /// none can be read as a closing sequence. With `item_start`, a leading
 /// `[ ]`, `[x]` or `[X]` is left unescaped so it stays a task list marker.
-pub(crate) fn render_inlines(inlines: &[Inline], style: EmphasisStyle, heading: bool, item_start: bool) -> String {
+pub(crate) fn render_inlines(
+    inlines: &[Inline],
+    style: EmphasisStyle,
+    heading: bool,
+    item_start: bool,
+) -> String {
     let mut out = String::new();
     if inlines.is_empty() {
         return out;
@@ -106,34 +115,22 @@ fn run_length(texts: &[(&str, &Marks)], start: usize, span: &Span) -> usize {
         .count()
 }
 
-fn render_line(texts: &[(&str, &Marks)], style: EmphasisStyle, heading: bool, task_marker: bool) -> String {
+fn render_line(
+    texts: &[(&str, &Marks)],
+    style: EmphasisStyle,
+    heading: bool,
+    task_marker: bool,
+) -> String {
     let mut out = String::new();
     let mut stack: Vec<OpenSpan> = Vec::new();
     for (index, (text, marks)) in texts.iter().enumerate() {
         let wanted = spans_of(marks);
-        let keep = stack.iter().take_while(|open| wanted.contains(&open.span)).count();
-        while stack.len() > keep {
-            if let Some(open) = stack.pop() {
-                out.push_str(&open.closing);
-            }
-        }
+        close_unwanted(&mut out, &mut stack, &wanted);
         if is_autolink(texts, index) {
             out.push_str(&format!("<{text}>"));
             continue;
         }
-        let mut opening: Vec<Span> = wanted
-            .into_iter()
-            .filter(|span| !stack.iter().any(|open| open.span == *span))
-            .collect();
-        // The span that lasts longest opens first, so it can stay open
-        // while shorter ones close. The sort is stable, which keeps the
-        // order of spans_of for ties.
-        opening.sort_by_key(|span| std::cmp::Reverse(run_length(texts, index, span)));
-        for span in opening {
-            let run = run_length(texts, index, &span);
-            let next = texts.get(index + run).and_then(|(text, _)| text.chars().next());
-            stack.push(open_span(&mut out, span, style, next));
-        }
+        open_wanted(&mut out, &mut stack, wanted, texts, index, style);
         if marks.code {
             out.push_str(&code_span(text));
         } else {
@@ -157,13 +154,17 @@ fn render_line(texts: &[(&str, &Marks)], style: EmphasisStyle, heading: bool, ta
 fn is_autolink(texts: &[(&str, &Marks)], index: usize) -> bool {
     let (text, marks) = texts[index];
     let href = marks.link.as_deref();
-    let same_link = |other: Option<&(&str, &Marks)>| other.is_some_and(|(_, marks)| marks.link.as_deref() == href);
+    let same_link = |other: Option<&(&str, &Marks)>| {
+        other.is_some_and(|(_, marks)| marks.link.as_deref() == href)
+    };
     let Some((scheme, _)) = text.split_once(':') else {
         return false;
     };
     let scheme_valid = (2..=32).contains(&scheme.len())
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
     let chars_valid = text
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#@!$'()+,;=%".contains(c));
@@ -171,8 +172,51 @@ fn is_autolink(texts: &[(&str, &Marks)], index: usize) -> bool {
         && *marks == marks.link_only()
         && scheme_valid
         && chars_valid
-        && !same_link(index.checked_sub(1).and_then(|previous| texts.get(previous)))
+        && !same_link(
+            index
+                .checked_sub(1)
+                .and_then(|previous| texts.get(previous)),
+        )
         && !same_link(texts.get(index + 1))
+}
+
+/// Closes open spans from the innermost one until all that remain are wanted.
+fn close_unwanted(out: &mut String, stack: &mut Vec<OpenSpan>, wanted: &[Span]) {
+    let keep = stack
+        .iter()
+        .take_while(|open| wanted.contains(&open.span))
+        .count();
+    while stack.len() > keep {
+        if let Some(open) = stack.pop() {
+            out.push_str(&open.closing);
+        }
+    }
+}
+
+/// Opens the wanted spans that are not open yet, for the node at `index`.
+fn open_wanted(
+    out: &mut String,
+    stack: &mut Vec<OpenSpan>,
+    wanted: Vec<Span>,
+    texts: &[(&str, &Marks)],
+    index: usize,
+    style: EmphasisStyle,
+) {
+    let mut opening: Vec<Span> = wanted
+        .into_iter()
+        .filter(|span| !stack.iter().any(|open| open.span == *span))
+        .collect();
+    // The span that lasts longest opens first, so it can stay open while
+    // shorter ones close. The sort is stable, which keeps the order of
+    // spans_of for ties.
+    opening.sort_by_key(|span| std::cmp::Reverse(run_length(texts, index, span)));
+    for span in opening {
+        let run = run_length(texts, index, &span);
+        let next = texts
+            .get(index + run)
+            .and_then(|(text, _)| text.chars().next());
+        stack.push(open_span(out, span, style, next));
+    }
 }
 
 /// Writes the opening delimiter of `span` and returns how to close it.
@@ -210,7 +254,11 @@ fn escape_bang_before_link(out: &mut String) {
     if !out.ends_with('!') {
         return;
     }
-    let backslashes = out[..out.len() - 1].chars().rev().take_while(|c| *c == '\\').count();
+    let backslashes = out[..out.len() - 1]
+        .chars()
+        .rev()
+        .take_while(|c| *c == '\\')
+        .count();
     if backslashes % 2 == 0 {
         out.insert(out.len() - 1, '\\');
     }
@@ -263,7 +311,10 @@ pub(crate) fn longest_run(text: &str, c: char) -> usize {
 /// or numeric character reference such as `&amp;` or `&#35;`.
 pub(crate) fn starts_entity(rest: &[char]) -> bool {
     let rest = rest.strip_prefix(&['#']).unwrap_or(rest);
-    let name_length = rest.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    let name_length = rest
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
     name_length > 0 && rest.get(name_length) == Some(&';')
 }
 
@@ -310,8 +361,13 @@ fn needs_escape(chars: &[char], index: usize, heading: bool) -> bool {
         '\\' => next.is_none_or(|next| next.is_ascii_punctuation()),
         '`' | '*' | '[' | ']' | '~' => true,
         // `_` between two letters or digits cannot delimit emphasis.
-        '_' => !(previous.is_some_and(char::is_alphanumeric) && next.is_some_and(char::is_alphanumeric)),
-        '<' => next.is_none_or(|next| next.is_ascii_alphabetic() || matches!(next, '/' | '!' | '?')),
+        '_' => {
+            !(previous.is_some_and(char::is_alphanumeric)
+                && next.is_some_and(char::is_alphanumeric))
+        }
+        '<' => {
+            next.is_none_or(|next| next.is_ascii_alphabetic() || matches!(next, '/' | '!' | '?'))
+        }
         '&' => starts_entity(&chars[index + 1..]),
         '#' => heading,
         _ => false,
@@ -324,14 +380,16 @@ fn needs_escape(chars: &[char], index: usize, heading: bool) -> bool {
 fn line_start_escape(chars: &[char]) -> Option<usize> {
     let first = *chars.first()?;
     let second = chars.get(1).copied();
-    let space_or_end = second.is_none_or(|c| c == ' ' || c == '\t');
-    let only = |c: char| chars.iter().all(|x| *x == c || *x == ' ' || *x == '\t');
+    // CommonMark wants a space or tab after a marker, but pulldown-cmark
+    // also accepts some other whitespace, so any whitespace counts here.
+    let space_or_end = second.is_none_or(char::is_whitespace);
+    let only = |c: char| chars.iter().all(|x| *x == c || x.is_whitespace());
     match first {
         '>' => Some(0),
         '#' => {
             let hashes = chars.iter().take_while(|c| **c == '#').count();
             let after = chars.get(hashes).copied();
-            (hashes <= 6 && after.is_none_or(|c| c == ' ' || c == '\t')).then_some(0)
+            (hashes <= 6 && after.is_none_or(char::is_whitespace)).then_some(0)
         }
         '-' | '+' if space_or_end || only(first) => Some(0),
         '=' if only('=') => Some(0),
@@ -348,6 +406,6 @@ fn ordered_marker_escape(chars: &[char]) -> Option<usize> {
     let after = chars.get(digits + 1).copied();
     let is_marker = digits <= 9
         && matches!(delimiter, Some('.' | ')'))
-        && after.is_none_or(|c| c == ' ' || c == '\t');
+        && after.is_none_or(char::is_whitespace);
     is_marker.then_some(digits)
 }

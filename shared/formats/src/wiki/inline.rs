@@ -40,7 +40,10 @@ struct InlineParser<'a> {
 /// below `end`.
 fn first_from(sorted: &[usize], from: usize, end: usize) -> Option<usize> {
     let index = sorted.partition_point(|position| *position < from);
-    sorted.get(index).copied().filter(|position| *position < end)
+    sorted
+        .get(index)
+        .copied()
+        .filter(|position| *position < end)
 }
 
 fn add_mark(marks: &Marks, marker: char) -> Marks {
@@ -128,13 +131,14 @@ impl<'a> InlineParser<'a> {
                     continue;
                 }
             }
-            if depth < MAX_DEPTH && !self.escaped[position] {
-                if let Some((inlines, next)) = self.parse_span(position, end, marks, depth) {
-                    flush_text(&mut out, &mut text, marks);
-                    out.extend(inlines);
-                    position = next;
-                    continue;
-                }
+            if depth < MAX_DEPTH
+                && !self.escaped[position]
+                && let Some((inlines, next)) = self.parse_span(position, end, marks, depth)
+            {
+                flush_text(&mut out, &mut text, marks);
+                out.extend(inlines);
+                position = next;
+                continue;
             }
             if self.chars[position..end].starts_with(&BACKSLASH_ENTITY_CHARS) {
                 text.push('\\');
@@ -150,7 +154,13 @@ impl<'a> InlineParser<'a> {
 
     /// Parses the span that opens at `position`, if any, and returns its
     /// content and the position after it.
-    fn parse_span(&self, position: usize, end: usize, marks: &Marks, depth: usize) -> Option<(Vec<Inline>, usize)> {
+    fn parse_span(
+        &self,
+        position: usize,
+        end: usize,
+        marks: &Marks,
+        depth: usize,
+    ) -> Option<(Vec<Inline>, usize)> {
         match self.chars[position] {
             '{' => self.parse_brace(position, end, marks, depth),
             '[' => self.parse_link(position, end, marks, depth),
@@ -159,7 +169,13 @@ impl<'a> InlineParser<'a> {
         }
     }
 
-    fn parse_phrase(&self, position: usize, end: usize, marks: &Marks, depth: usize) -> Option<(Vec<Inline>, usize)> {
+    fn parse_phrase(
+        &self,
+        position: usize,
+        end: usize,
+        marks: &Marks,
+        depth: usize,
+    ) -> Option<(Vec<Inline>, usize)> {
         let marker = self.chars[position];
         let kind = PHRASE_MARKERS.iter().position(|known| *known == marker)?;
         let previous = position.checked_sub(1).map(|index| self.chars[index]);
@@ -174,7 +190,13 @@ impl<'a> InlineParser<'a> {
         Some((inner, close + 1))
     }
 
-    fn parse_brace(&self, position: usize, end: usize, marks: &Marks, depth: usize) -> Option<(Vec<Inline>, usize)> {
+    fn parse_brace(
+        &self,
+        position: usize,
+        end: usize,
+        marks: &Marks,
+        depth: usize,
+    ) -> Option<(Vec<Inline>, usize)> {
         let next = *self.chars.get(position + 1)?;
         if next == '{' {
             let close = first_from(&self.monospace_ends, position + 3, end - 1)?;
@@ -198,13 +220,21 @@ impl<'a> InlineParser<'a> {
 
     /// Skips `{color:...}` and `{color}` tags, keeping the coloured text.
     fn skip_color_tag(&self, position: usize, end: usize) -> Option<(Vec<Inline>, usize)> {
-        let rest: String = self.chars[position + 1..end.min(position + 40)].iter().collect();
+        let rest: String = self.chars[position + 1..end.min(position + 40)]
+            .iter()
+            .collect();
         let is_color = rest.starts_with("color}") || rest.starts_with("color:");
         let close = rest.find('}')?;
         is_color.then(|| (Vec::new(), position + 1 + rest[..close].chars().count() + 1))
     }
 
-    fn parse_link(&self, position: usize, end: usize, marks: &Marks, depth: usize) -> Option<(Vec<Inline>, usize)> {
+    fn parse_link(
+        &self,
+        position: usize,
+        end: usize,
+        marks: &Marks,
+        depth: usize,
+    ) -> Option<(Vec<Inline>, usize)> {
         let close = first_from(&self.brackets, position + 1, end)?;
         let content: String = self.chars[position + 1..close].iter().collect();
         if content.starts_with('~') {
@@ -212,7 +242,8 @@ impl<'a> InlineParser<'a> {
             let mention = Inline::Text(format!("[{content}]"), marks.clone());
             return Some((vec![mention], close + 1));
         }
-        let pipe = (position + 1..close).find(|index| self.chars[*index] == '|' && !self.escaped[*index]);
+        let pipe =
+            (position + 1..close).find(|index| self.chars[*index] == '|' && !self.escaped[*index]);
         let url_start = pipe.map_or(position + 1, |pipe| pipe + 1);
         let url: String = self.chars[url_start..close].iter().collect();
         let url = url.split('|').next().unwrap_or("").trim().to_string();
@@ -226,7 +257,9 @@ impl<'a> InlineParser<'a> {
             ..marks.clone()
         };
         let inner = match pipe {
-            Some(pipe) if pipe > position + 1 => self.parse(position + 1, pipe, &link_marks, depth + 1),
+            Some(pipe) if pipe > position + 1 => {
+                self.parse(position + 1, pipe, &link_marks, depth + 1)
+            }
             _ => vec![Inline::Text(url, link_marks)],
         };
         Some((inner, close + 1))
@@ -237,7 +270,10 @@ impl<'a> InlineParser<'a> {
 fn escape_flags(chars: &[char]) -> Vec<bool> {
     let mut escaped = vec![false; chars.len()];
     for position in 0..chars.len().saturating_sub(1) {
-        if chars[position] == '\\' && !escaped[position] && chars[position + 1].is_ascii_punctuation() {
+        if chars[position] == '\\'
+            && !escaped[position]
+            && chars[position + 1].is_ascii_punctuation()
+        {
             escaped[position + 1] = true;
         }
     }

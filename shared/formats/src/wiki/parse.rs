@@ -7,8 +7,8 @@ use crate::normalize::clean_text;
 /// Parses wiki markup into a document tree.
 pub(crate) fn parse_wiki(wiki: &str) -> Vec<Block> {
     let text = clean_text(wiki);
-    let lines: Vec<&str> = text.split('\n').collect();
-    BlockParser::default().parse(&lines)
+    let lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    BlockParser::default().parse(lines)
 }
 
 /// Delimited block macros: `{code}`, `{noformat}`, `{quote}` and `{panel}`.
@@ -57,11 +57,13 @@ fn macro_start(line: &str) -> Option<MacroStart<'_>> {
 /// Returns the language of `{code:...}` parameters: the first parameter
 /// without `=`, or the value of `language=`.
 fn code_language(parameters: &str) -> Option<String> {
-    parameters.split('|').find_map(|parameter| match parameter.split_once('=') {
-        None => Some(parameter.trim().to_string()),
-        Some((key, value)) if key.trim() == "language" => Some(value.trim().to_string()),
-        Some(_) => None,
-    })
+    parameters
+        .split('|')
+        .find_map(|parameter| match parameter.split_once('=') {
+            None => Some(parameter.trim().to_string()),
+            Some((key, value)) if key.trim() == "language" => Some(value.trim().to_string()),
+            Some(_) => None,
+        })
 }
 
 /// Returns the list marker of a line (`*`, `-`, `#` or a run of `*` and `#`
@@ -118,13 +120,16 @@ struct BlockParser {
     paragraph: Vec<Inline>,
     lists: Vec<OpenList>,
     quote_depth: usize,
+    /// For each macro, the first line index after which its closing tag is
+    /// known to be missing, so that unclosed tags are searched for once.
+    unclosed_after: Vec<(Macro, usize)>,
 }
 
 impl BlockParser {
-    fn parse(mut self, lines: &[&str]) -> Vec<Block> {
+    fn parse(mut self, mut lines: Vec<String>) -> Vec<Block> {
         let mut index = 0;
         while index < lines.len() {
-            index = self.parse_line(lines, index);
+            index = self.parse_line(&mut lines, index);
         }
         self.flush();
         self.blocks
@@ -132,16 +137,17 @@ impl BlockParser {
 
     /// Parses the block that starts at `lines[index]` and returns the index
     /// of the next unparsed line.
-    fn parse_line(&mut self, lines: &[&str], index: usize) -> usize {
-        let line = lines[index].trim_start_matches([' ', '\t']);
+    fn parse_line(&mut self, lines: &mut [String], index: usize) -> usize {
+        let line = lines[index].trim_start_matches([' ', '\t']).to_string();
+        let line = line.as_str();
         if line.trim().is_empty() {
             self.flush();
             return index + 1;
         }
-        if let Some(start) = macro_start(line) {
-            if let Some(next) = self.parse_macro(lines, index, &start) {
-                return next;
-            }
+        if let Some(start) = macro_start(line)
+            && let Some(next) = self.parse_macro(lines, index, &start)
+        {
+            return next;
         }
         if let Some((level, text)) = heading_start(line) {
             self.flush();
@@ -170,12 +176,27 @@ impl BlockParser {
     }
 
     /// Parses a `{code}`, `{noformat}`, `{quote}` or `{panel}` block and
-    /// returns the index of the line after it, or `None` when the macro is
-    /// never closed, in which case its tag is ordinary text.
-    fn parse_macro(&mut self, lines: &[&str], index: usize, start: &MacroStart<'_>) -> Option<usize> {
+    /// returns the index of the next line to parse, or `None` when the macro
+    /// is never closed, in which case its tag is ordinary text. Text after
+    /// the closing tag replaces its line, which is parsed next.
+    fn parse_macro(
+        &mut self,
+        lines: &mut [String],
+        index: usize,
+        start: &MacroStart<'_>,
+    ) -> Option<usize> {
         let closing = format!("{{{}}}", start.kind.name());
-        let first = &lines[index].trim_start_matches([' ', '\t'])[start.tag_length..];
-        let (body, rest, next) = find_closing(lines, index, first, &closing)?;
+        let line = lines[index].trim_start_matches([' ', '\t']);
+        let first = &line[start.tag_length..];
+        let closed = match find_tag(first, &closing) {
+            Some(position) => Some(same_line_body(first, position, &closing, index)),
+            None if self.known_unclosed(start.kind, index) => None,
+            None => find_closing(lines, index, first, &closing),
+        };
+        let Some((body, rest, closing_line)) = closed else {
+            self.unclosed_after.push((start.kind, index));
+            return None;
+        };
         self.flush();
         match start.kind {
             Macro::Code | Macro::NoFormat => {
@@ -183,19 +204,28 @@ impl BlockParser {
                     Macro::Code => code_language(start.parameters),
                     _ => None,
                 };
-                self.blocks.push(Block::CodeBlock { language, text: body });
+                self.blocks.push(Block::Code {
+                    language,
+                    text: body,
+                });
             }
             Macro::Quote | Macro::Panel => self.push_container(start.kind, &body),
         }
-        if !rest.trim().is_empty() {
-            // Text after the closing tag on the same line.
-            self.parse_line(&[rest.as_str()], 0);
+        if rest.trim().is_empty() {
+            return Some(closing_line + 1);
         }
-        Some(next)
+        lines[closing_line] = rest;
+        Some(closing_line)
+    }
+
+    fn known_unclosed(&self, kind: Macro, index: usize) -> bool {
+        self.unclosed_after
+            .iter()
+            .any(|(unclosed, after)| *unclosed == kind && *after <= index)
     }
 
     fn push_container(&mut self, kind: Macro, body: &str) {
-        let lines: Vec<&str> = body.split('\n').collect();
+        let lines: Vec<String> = body.split('\n').map(str::to_string).collect();
         let children = if self.quote_depth >= MAX_DEPTH {
             vec![Block::Paragraph(vec![Inline::plain(body)])]
         } else {
@@ -203,7 +233,7 @@ impl BlockParser {
                 quote_depth: self.quote_depth + 1,
                 ..BlockParser::default()
             };
-            inner.parse(&lines)
+            inner.parse(lines)
         };
         match kind {
             Macro::Quote => self.blocks.push(Block::Quote(children)),
@@ -227,10 +257,10 @@ impl BlockParser {
         }
         while self.lists.len() < kinds.len() {
             let ordered = kinds[self.lists.len()];
-            if let Some(parent) = self.lists.last_mut() {
-                if parent.items.is_empty() {
-                    parent.items.push(Vec::new());
-                }
+            if let Some(parent) = self.lists.last_mut()
+                && parent.items.is_empty()
+            {
+                parent.items.push(Vec::new());
             }
             self.lists.push(OpenList {
                 ordered,
@@ -253,7 +283,11 @@ impl BlockParser {
         } else {
             Block::BulletList(list.items)
         };
-        match self.lists.last_mut().and_then(|parent| parent.items.last_mut()) {
+        match self
+            .lists
+            .last_mut()
+            .and_then(|parent| parent.items.last_mut())
+        {
             Some(item) => item.push(block),
             None => self.blocks.push(block),
         }
@@ -278,14 +312,27 @@ impl BlockParser {
     }
 }
 
-/// Finds the closing tag of a macro that opened on `lines[index]`, where
-/// `first` is the rest of that line after the opening tag. Returns the body,
-/// the text after the closing tag, and the index of the line after it.
-fn find_closing(lines: &[&str], index: usize, first: &str, closing: &str) -> Option<(String, String, usize)> {
-    if let Some(position) = find_tag(first, closing) {
-        let rest = first[position + closing.len()..].to_string();
-        return Some((first[..position].to_string(), rest, index + 1));
-    }
+/// Splits the rest of an opening line whose closing tag is at `position`
+/// into the body, the text after the tag, and the line index.
+fn same_line_body(
+    first: &str,
+    position: usize,
+    closing: &str,
+    index: usize,
+) -> (String, String, usize) {
+    let rest = first[position + closing.len()..].to_string();
+    (first[..position].to_string(), rest, index)
+}
+
+/// Finds the closing tag of a macro that opened on `lines[index]` in the
+/// lines after it, where `first` is the rest of the opening line. Returns
+/// the body, the text after the closing tag, and the index of its line.
+fn find_closing(
+    lines: &[String],
+    index: usize,
+    first: &str,
+    closing: &str,
+) -> Option<(String, String, usize)> {
     let mut body: Vec<&str> = Vec::new();
     if !first.trim().is_empty() {
         body.push(first);
@@ -296,7 +343,7 @@ fn find_closing(lines: &[&str], index: usize, first: &str, closing: &str) -> Opt
                 body.push(&line[..position]);
             }
             let rest = line[position + closing.len()..].to_string();
-            return Some((body.join("\n"), rest, index + offset + 2));
+            return Some((body.join("\n"), rest, index + offset + 1));
         }
         body.push(line);
     }
@@ -305,10 +352,16 @@ fn find_closing(lines: &[&str], index: usize, first: &str, closing: &str) -> Opt
 
 /// Finds `tag` in `line` where no backslash escapes it.
 fn find_tag(line: &str, tag: &str) -> Option<usize> {
-    line.match_indices(tag).map(|(position, _)| position).find(|position| {
-        let backslashes = line[..*position].chars().rev().take_while(|c| *c == '\\').count();
-        backslashes % 2 == 0
-    })
+    line.match_indices(tag)
+        .map(|(position, _)| position)
+        .find(|position| {
+            let backslashes = line[..*position]
+                .chars()
+                .rev()
+                .take_while(|c| *c == '\\')
+                .count();
+            backslashes % 2 == 0
+        })
 }
 
 /// Reads a table row (`||heading||` or `|cell|`) as text with cells

@@ -9,7 +9,11 @@ use crate::model::{Block, Inline, Marks, flatten_blocks};
 
 /// Renders a normalized document tree as wiki markup.
 pub(crate) fn render_wiki(blocks: &[Block]) -> String {
-    blocks.iter().map(render_block).collect::<Vec<_>>().join("\n\n")
+    blocks
+        .iter()
+        .map(render_block)
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 fn render_block(block: &Block) -> String {
@@ -23,7 +27,7 @@ fn render_block(block: &Block) -> String {
                 format!("h{level}. {text}")
             }
         }
-        Block::CodeBlock { language, text } => render_code_block(language.as_deref(), text),
+        Block::Code { language, text } => render_code_block(language.as_deref(), text),
         Block::Quote(children) => format!("{{quote}}\n{}\n{{quote}}", render_wiki(children)),
         Block::BulletList(items) => render_items(items, false, "").join("\n"),
         Block::OrderedList(_, items) => render_items(items, true, "").join("\n"),
@@ -101,7 +105,10 @@ fn render_inlines(inlines: &[Inline], in_list_item: bool) -> String {
             Inline::Break => {
                 out.push_str(&render_line(&line));
                 line.clear();
-                let breaks = inlines[index..].iter().take_while(|inline| **inline == Inline::Break).count();
+                let breaks = inlines[index..]
+                    .iter()
+                    .take_while(|inline| **inline == Inline::Break)
+                    .count();
                 if in_list_item {
                     out.push_str(&"\\\\".repeat(breaks));
                 } else {
@@ -127,22 +134,16 @@ enum Span {
     Em,
 }
 
-impl Span {
-    fn marker(&self) -> char {
-        match self {
-            Span::Strong => '*',
-            Span::Em => '_',
-            _ => '-',
-        }
-    }
-}
-
 fn spans_of(marks: &Marks) -> Vec<Span> {
     let mut spans = Vec::new();
     if let Some(href) = &marks.link {
         spans.push(Span::Link(href.clone()));
     }
-    for (set, span) in [(marks.strong, Span::Strong), (marks.strike, Span::Strike), (marks.em, Span::Em)] {
+    for (set, span) in [
+        (marks.strong, Span::Strong),
+        (marks.strike, Span::Strike),
+        (marks.em, Span::Em),
+    ] {
         if set {
             spans.push(span);
         }
@@ -162,7 +163,10 @@ fn render_line(texts: &[(&str, &Marks)]) -> String {
     let mut stack: Vec<(Span, String)> = Vec::new();
     for (index, (text, marks)) in texts.iter().enumerate() {
         let wanted = spans_of(marks);
-        let keep = stack.iter().take_while(|(span, _)| wanted.contains(span)).count();
+        let keep = stack
+            .iter()
+            .take_while(|(span, _)| wanted.contains(span))
+            .count();
         while stack.len() > keep {
             if let Some((_, closing)) = stack.pop() {
                 out.push_str(&closing);
@@ -179,7 +183,9 @@ fn render_line(texts: &[(&str, &Marks)]) -> String {
         opening.sort_by_key(|span| std::cmp::Reverse(run_length(texts, index, span)));
         for span in opening {
             let run = run_length(texts, index, &span);
-            let next = texts.get(index + run).and_then(|(text, _)| text.chars().next());
+            let next = texts
+                .get(index + run)
+                .and_then(|(text, _)| text.chars().next());
             let closing = open_span(&mut out, &span, next);
             stack.push((span, closing));
         }
@@ -202,24 +208,34 @@ fn render_line(texts: &[(&str, &Marks)]) -> String {
 fn is_bare_link(texts: &[(&str, &Marks)], index: usize) -> bool {
     let (text, marks) = texts[index];
     let href = marks.link.as_deref();
-    let same_link = |other: Option<&(&str, &Marks)>| other.is_some_and(|(_, marks)| marks.link.as_deref() == href);
+    let same_link = |other: Option<&(&str, &Marks)>| {
+        other.is_some_and(|(_, marks)| marks.link.as_deref() == href)
+    };
     href == Some(text)
         && *marks == marks.link_only()
         && super::inline::is_url(text)
-        && !same_link(index.checked_sub(1).and_then(|previous| texts.get(previous)))
+        && !same_link(
+            index
+                .checked_sub(1)
+                .and_then(|previous| texts.get(previous)),
+        )
         && !same_link(texts.get(index + 1))
 }
 
 /// Writes the opening delimiter of `span` and returns its closing one.
 /// Markers next to a letter or digit use the brace form, such as `{*}`.
 fn open_span(out: &mut String, span: &Span, next: Option<char>) -> String {
-    if let Span::Link(href) = span {
-        out.push('[');
-        return format!("|{}]", escape_href(href));
-    }
-    let marker = span.marker();
-    let in_word =
-        out.chars().last().is_some_and(char::is_alphanumeric) || next.is_some_and(char::is_alphanumeric);
+    let marker = match span {
+        Span::Link(href) => {
+            out.push('[');
+            return format!("|{}]", escape_href(href));
+        }
+        Span::Strong => '*',
+        Span::Em => '_',
+        Span::Strike => '-',
+    };
+    let in_word = out.chars().last().is_some_and(char::is_alphanumeric)
+        || next.is_some_and(char::is_alphanumeric);
     let delimiter = if in_word {
         format!("{{{marker}}}")
     } else {
@@ -237,7 +253,11 @@ fn escape_href(href: &str) -> String {
 fn escape_text(text: &str, line_start: bool) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 8);
-    let block_escape = if line_start { line_start_escape(&chars) } else { None };
+    let block_escape = if line_start {
+        line_start_escape(&chars)
+    } else {
+        None
+    };
     let mut index = 0;
     while index < chars.len() {
         if let Some(length) = mention_length(&chars[index..]) {
@@ -273,10 +293,13 @@ fn mention_length(chars: &[char]) -> Option<usize> {
     (name_length > 0 && closes).then_some(name_length + 3)
 }
 
-/// A backslash before punctuation, or at the end of a text node where
-/// markup may follow, would escape that character.
+/// Returns whether a backslash must be written as an entity: before
+/// punctuation, or at the end of a text node where markup may follow, a
+/// plain backslash would escape the next character.
 fn backslash_needs_entity(chars: &[char], index: usize) -> bool {
-    chars.get(index + 1).is_none_or(|next| next.is_ascii_punctuation())
+    chars
+        .get(index + 1)
+        .is_none_or(|next| next.is_ascii_punctuation())
 }
 
 fn needs_escape(chars: &[char], index: usize) -> bool {

@@ -1,21 +1,19 @@
 //! Proptest strategies shared by the property tests.
 
-#![allow(dead_code)]
-
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-/// A word of lowercase letters.
+/// Generates a word of lowercase letters.
 pub fn word() -> impl Strategy<Value = String> {
     "[a-z]{1,8}"
 }
 
-/// Words separated by single spaces.
+/// Generates words separated by single spaces.
 pub fn words() -> impl Strategy<Value = String> {
     prop::collection::vec(word(), 1..4).prop_map(|words| words.join(" "))
 }
 
-/// One inline construct written as Markdown.
+/// Generates one inline construct written as Markdown.
 pub fn inline_piece() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => words(),
@@ -30,17 +28,21 @@ pub fn inline_piece() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A line of inline constructs separated by spaces.
+/// Generates a line of inline constructs separated by spaces.
 pub fn inline_line() -> impl Strategy<Value = String> {
     prop::collection::vec(inline_piece(), 1..5).prop_map(|pieces| pieces.join(" "))
 }
 
-/// Inline constructs joined without spaces or with punctuation, so marks
+/// Generates inline constructs joined without spaces or with punctuation, so marks
 /// meet letters and punctuation on both sides.
 pub fn dense_inline() -> impl Strategy<Value = String> {
     let joiner = prop::sample::select(vec!["", "", " ", "\"", "(", ")", ".", "-", "'"]);
-    prop::collection::vec((inline_piece(), joiner), 1..6)
-        .prop_map(|pieces| pieces.into_iter().map(|(piece, joiner)| format!("{piece}{joiner}")).collect())
+    prop::collection::vec((inline_piece(), joiner), 1..6).prop_map(|pieces| {
+        pieces
+            .into_iter()
+            .map(|(piece, joiner)| format!("{piece}{joiner}"))
+            .collect()
+    })
 }
 
 fn paragraph() -> impl Strategy<Value = String> {
@@ -60,7 +62,7 @@ fn code_block() -> impl Strategy<Value = String> {
     })
 }
 
-/// A list of single-paragraph items, optionally with one nested list.
+/// Generates a list of single-paragraph items, optionally with one nested list.
 /// With `any_start`, nested ordered lists start at any number, else at 1.
 fn list(ordered_start: Option<u64>, depth: u32, any_start: bool) -> BoxedStrategy<String> {
     let item = inline_line().boxed();
@@ -101,13 +103,19 @@ fn quote() -> impl Strategy<Value = String> {
     prop::collection::vec(paragraph(), 1..3).prop_map(|paragraphs| {
         let body = paragraphs.join("\n\n");
         body.lines()
-            .map(|line| if line.is_empty() { ">".to_string() } else { format!("> {line}") })
+            .map(|line| {
+                if line.is_empty() {
+                    ">".to_string()
+                } else {
+                    format!("> {line}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
     })
 }
 
-/// A Markdown document made of the supported constructs.
+/// Generates a Markdown document made of the supported constructs.
 pub fn markdown_document() -> impl Strategy<Value = String> {
     let block = prop_oneof![
         4 => paragraph().boxed(),
@@ -134,18 +142,41 @@ pub fn wiki_safe_document() -> impl Strategy<Value = String> {
     prop::collection::vec(block, 0..6).prop_map(|blocks| blocks.join("\n\n"))
 }
 
-/// Short text heavy in characters that Markdown and wiki markup treat
+/// Generates short text heavy in characters that Markdown and wiki markup treat
 /// specially.
 pub fn markup_noise() -> impl Strategy<Value = String> {
-    "[ab \\n\\t*_`#>\\\\+=.1)(~!<&;:\\[\\]|{}hq^?-]{0,40}"
+    "([ab \\n\\t*_`#>\\\\+=.1)(~!<&;:\\[\\]|{}hq^?-]|&#11;|&nbsp;|&#32;|&#10;|&#0;|\u{a0}|\u{b}|\r){0,40}"
 }
 
-/// Arbitrary JSON, biased towards ADF-like objects.
+/// Generates arbitrary JSON, biased towards ADF-like objects.
 pub fn adf_like_json() -> impl Strategy<Value = Value> {
     let node_types = vec![
-        "doc", "paragraph", "text", "heading", "bulletList", "orderedList", "listItem", "codeBlock",
-        "blockquote", "rule", "hardBreak", "mention", "emoji", "inlineCard", "status", "date", "panel",
-        "table", "tableRow", "tableCell", "taskList", "taskItem", "expand", "media", "mediaSingle", "unknown",
+        "doc",
+        "paragraph",
+        "text",
+        "heading",
+        "bulletList",
+        "orderedList",
+        "listItem",
+        "codeBlock",
+        "blockquote",
+        "rule",
+        "hardBreak",
+        "mention",
+        "emoji",
+        "inlineCard",
+        "status",
+        "date",
+        "panel",
+        "table",
+        "tableRow",
+        "tableCell",
+        "taskList",
+        "taskItem",
+        "expand",
+        "media",
+        "mediaSingle",
+        "unknown",
     ];
     let mark_types = vec!["strong", "em", "strike", "code", "link", "underline"];
     let leaf = prop_oneof![
