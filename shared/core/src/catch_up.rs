@@ -350,9 +350,14 @@ async fn sync_if_changed(
     }
 
     let batch = format!("catch-up-{}-{}", event.issue.id, event.at_ms);
-    let answer = pipeline
-        .sync_polled(&instance.id, std::slice::from_ref(&event), &batch, deadline)
-        .await;
+    // Boxed, because the sync future nests deeply enough to break the compiler's layout limit.
+    let answer = Box::pin(pipeline.sync_polled(
+        &instance.id,
+        std::slice::from_ref(&event),
+        &batch,
+        deadline,
+    ))
+    .await;
     let synced = answer.body["events"]
         .as_array()
         .into_iter()

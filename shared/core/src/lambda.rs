@@ -175,13 +175,19 @@ mod tests {
 
     #[test]
     fn instance_is_last_segment() {
+        let found = instance_from_path("/webhooks/github/acme-github", "github");
+        assert_eq!(found.as_deref(), Some("acme-github"));
+        let trailing = instance_from_path("/prod/webhooks/github/acme-github/", "github");
+        assert_eq!(trailing.as_deref(), Some("acme-github"));
+    }
+
+    #[test]
+    fn other_paths_have_no_instance() {
         assert_eq!(
-            instance_from_path("/webhooks/github/acme-github"),
-            "acme-github"
+            instance_from_path("/webhooks/gitlab/acme-github", "github"),
+            None
         );
-        assert_eq!(
-            instance_from_path("/webhooks/github/acme-github/"),
-            "acme-github"
-        );
+        assert_eq!(instance_from_path("/foo/bar/acme-github", "github"), None);
+        assert_eq!(instance_from_path("/webhooks/github/", "github"), None);
     }
 }

@@ -5,6 +5,7 @@ pub mod jira;
 pub mod jira_dc;
 pub mod servicenow;
 pub mod signature;
+pub mod zendesk;
 
 use crate::model::TrackerKind;
 use crate::tracker::TrackerModule;
@@ -22,6 +23,7 @@ pub fn module(kind: TrackerKind) -> Option<&'static dyn TrackerModule> {
         TrackerKind::Github => Some(&github::Github),
         TrackerKind::JiraCloud => Some(&jira::JiraCloud),
         TrackerKind::JiraDc => Some(&jira_dc::JiraDc),
+        TrackerKind::Zendesk => Some(&zendesk::Zendesk),
         TrackerKind::Servicenow => Some(&servicenow::Servicenow),
         _ => None,
     }
