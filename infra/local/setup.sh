@@ -26,6 +26,8 @@ set -euo pipefail
 MOTO_VERSION=5.2.5
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
+# requests for the Python handler that proxysync-bench compares with (bench/python/).
+REQUESTS_VERSION=2.34.2
 SAM_CLI_VERSION=1.170.0
 
 usage() {
@@ -99,7 +101,8 @@ ensure_venv() {
 ensure_venv "$repo_root/.venv" "moto_server cargo-lambda cfn-lint" \
     "moto[server]==$MOTO_VERSION" \
     "cargo-lambda==$CARGO_LAMBDA_VERSION" \
-    "cfn-lint==$CFN_LINT_VERSION"
+    "cfn-lint==$CFN_LINT_VERSION" \
+    "requests==$REQUESTS_VERSION"
 
 if [[ "$install_sam" == true ]]; then
     ensure_venv "$repo_root/.venv-sam" "sam" \

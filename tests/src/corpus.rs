@@ -501,14 +501,14 @@ pub enum TextMutation {
     Replace(String),
 }
 
-/// A text mutation with every size bounded.
-pub fn text_mutation() -> impl Strategy<Value = TextMutation> {
+/// A text mutation with every size bounded, nesting at most `max_depth` levels deep.
+pub fn text_mutation(max_depth: usize) -> impl Strategy<Value = TextMutation> {
     prop_oneof![
         1 => Just(TextMutation::Unchanged),
         2 => (0u16..1000).prop_map(TextMutation::Truncate),
         4 => prop::collection::vec((any::<usize>(), 0..MARKUP.len()), 1..24)
             .prop_map(TextMutation::Insert),
-        2 => (0usize..NEST_KINDS.len(), 1usize..3000)
+        2 => (0usize..NEST_KINDS.len(), 1usize..=max_depth.max(1))
             .prop_map(|(kind, depth)| TextMutation::Nest(kind, depth)),
         1 => (2usize..8).prop_map(TextMutation::Repeat),
         2 => "(.|\n){0,200}".prop_map(TextMutation::Replace),

@@ -90,7 +90,8 @@ fn every_source_has_seeds() {
         let seeds = corpus::seeds(kind.route());
         assert!(
             !seeds.is_empty(),
-            "tracker {kind} has no seeds: add sample webhooks under events/{}/",
+            "tracker {kind} has no seeds: add sample webhooks under events/{0}/ \
+             or payloads named tests/fixtures/{0}-*.json",
             kind.route()
         );
     }

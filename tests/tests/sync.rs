@@ -616,3 +616,182 @@ async fn labels_and_state_sync() {
     assert!(jira.labels.is_empty(), "{:?}", jira.labels);
     assert_eq!(jira.status, "To Do");
 }
+/// One human action in the randomized loop test.
+async fn random_action(
+    stack: &Stack,
+    rng: &mut rand::rngs::StdRng,
+    pairs: &[(u64, String)],
+    step: usize,
+) {
+    use rand::Rng;
+    let human = stack.human();
+    let (number, key) = &pairs[rng.random_range(0..pairs.len())];
+    let github_path = format!("/repos/{REPO}/issues/{number}");
+    let jira_path = format!("/rest/api/3/issue/{key}");
+    match rng.random_range(0..8) {
+        0 => {
+            human
+                .github(
+                    Method::PATCH,
+                    &github_path,
+                    Some(json!({"title": format!("GitHub title {step}")})),
+                )
+                .await;
+        }
+        1 => {
+            human
+                .github(
+                    Method::PATCH,
+                    &github_path,
+                    Some(json!({"body": format!("Body *{step}* from GitHub")})),
+                )
+                .await;
+        }
+        2 => {
+            human
+                .github(
+                    Method::POST,
+                    &format!("{github_path}/comments"),
+                    Some(json!({"body": format!("GitHub comment {step}")})),
+                )
+                .await;
+        }
+        3 => {
+            let state = if rng.random_bool(0.5) {
+                "closed"
+            } else {
+                "open"
+            };
+            human
+                .github(Method::PATCH, &github_path, Some(json!({"state": state})))
+                .await;
+        }
+        4 => {
+            human
+                .github(
+                    Method::POST,
+                    &format!("{github_path}/labels"),
+                    Some(json!({"labels": [format!("label-{}", step % 3)]})),
+                )
+                .await;
+        }
+        5 => {
+            human
+                .jira(
+                    Method::PUT,
+                    &jira_path,
+                    Some(json!({"fields": {"summary": format!("Jira summary {step}")}})),
+                )
+                .await;
+        }
+        6 => {
+            let body = json!({"body": {"type": "doc", "version": 1, "content": [
+                {"type": "paragraph", "content": [{"type": "text", "text": format!("Jira comment {step}")}]}
+            ]}});
+            human
+                .jira(Method::POST, &format!("{jira_path}/comment"), Some(body))
+                .await;
+        }
+        _ => {
+            let done = stack
+                .sandbox
+                .state()
+                .jira
+                .issues
+                .iter()
+                .any(|issue| &issue.key == key && issue.status == "Done");
+            // Jira offers no transition to the status an issue already has.
+            let transition = if done { "11" } else { "31" };
+            human
+                .jira(
+                    Method::POST,
+                    &format!("{jira_path}/transitions"),
+                    Some(json!({"transition": {"id": transition}})),
+                )
+                .await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_human_actions_converge_without_loop() {
+    use rand::SeedableRng;
+    let stack = Stack::start().await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_2026);
+
+    open_github_issue(&stack, "Started on GitHub", "Body", &["bug"]).await;
+    stack.pump_until_quiet(6).await;
+    open_jira_issue(&stack, "Started on Jira").await;
+    stack.pump_until_quiet(6).await;
+    let state = stack.sandbox.state();
+    assert_eq!(state.github.issues.len(), 2);
+    assert_eq!(state.jira.issues.len(), 2);
+    // Pair the issues by title: the first GitHub issue with its Jira copy, and the reverse.
+    let mut pairs = Vec::new();
+    for github in &state.github.issues {
+        let jira = state
+            .jira
+            .issues
+            .iter()
+            .find(|j| j.summary == github.title)
+            .expect("a Jira peer with the same title");
+        pairs.push((github.number, jira.key.clone()));
+    }
+
+    for step in 0..30 {
+        random_action(&stack, &mut rng, &pairs, step).await;
+        // A loop shows up here as a pump that never runs dry.
+        stack.pump_until_quiet(6).await;
+    }
+    assert!(stack.sandbox.take_webhooks().is_empty());
+
+    let state = stack.sandbox.state();
+    assert_eq!(state.github.issues.len(), 2, "no issue was duplicated");
+    assert_eq!(state.jira.issues.len(), 2, "no issue was duplicated");
+    for (number, key) in &pairs {
+        let github = state
+            .github
+            .issues
+            .iter()
+            .find(|i| i.number == *number)
+            .unwrap();
+        let jira = state.jira.issues.iter().find(|i| &i.key == key).unwrap();
+        assert_eq!(github.title, jira.summary, "{key}");
+        let jira_closed = jira.status == "Done";
+        assert_eq!(
+            github.state == "closed",
+            jira_closed,
+            "{key}: {} vs {}",
+            github.state,
+            jira.status
+        );
+        // Each human comment exists once on its own side and once as a copy on the other.
+        let github_comments: Vec<&str> = state
+            .github
+            .comments
+            .iter()
+            .filter(|c| c.issue_number == *number)
+            .map(|c| c.body.as_str())
+            .collect();
+        let jira_comments: Vec<String> = state
+            .jira
+            .comments
+            .iter()
+            .filter(|c| c.issue_id == jira.id)
+            .map(|c| c.body.to_string())
+            .collect();
+        for text in github_comments
+            .iter()
+            .filter(|b| b.starts_with("GitHub comment"))
+        {
+            let copies = jira_comments.iter().filter(|b| b.contains(*text)).count();
+            assert_eq!(copies, 1, "{key}: {text} copied {copies} times");
+        }
+        for body in jira_comments.iter().filter(|b| b.contains("Jira comment")) {
+            let start = body.find("Jira comment").unwrap();
+            let text: String = body[start..].chars().take_while(|c| *c != '"').collect();
+            let copies = github_comments.iter().filter(|b| b.contains(&text)).count();
+            assert_eq!(copies, 1, "{number}: {text} copied {copies} times");
+        }
+    }
+}

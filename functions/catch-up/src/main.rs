@@ -25,7 +25,8 @@ async fn main() -> Result<(), Error> {
         async move {
             let deadline = i64::try_from(event.context.deadline).ok();
             let report =
-                proxysync_core::metrics::flushed(catch_up::handle(&pipeline, deadline)).await?;
+                proxysync_core::metrics::flushed(Box::pin(catch_up::handle(&pipeline, deadline)))
+                    .await?;
             Ok::<Value, Error>(report)
         }
     }))

@@ -22,7 +22,8 @@ async fn main() -> Result<(), Error> {
         async move {
             let deadline = i64::try_from(event.context.deadline).ok();
             let report =
-                proxysync_core::metrics::flushed(replay::handle(&pipeline, deadline)).await?;
+                proxysync_core::metrics::flushed(Box::pin(replay::handle(&pipeline, deadline)))
+                    .await?;
             Ok::<Value, Error>(report)
         }
     }))

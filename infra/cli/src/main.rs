@@ -55,6 +55,12 @@ enum Command {
     Parked(ParkedCommand),
     /// Create the DynamoDB table (for the local stack; SAM creates it in AWS).
     CreateTable,
+    /// Check each instance's credentials, proxy identity, permissions, token expiry and webhook.
+    Doctor {
+        /// Print one JSON array of instance reports instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -192,6 +198,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Parked(command) => parked_command(&cli.table, command).await?,
+        Command::Doctor { json } => return doctor_command(&cli.table, json).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -247,6 +254,7 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
     .validate()?;
 
     let pipeline = pipeline(table).await?;
+    refresh_before_whoami(&pipeline, &instance).await?;
     let proxy = pipeline
         .whoami(&instance)
         .await
@@ -257,6 +265,36 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
     );
     instance.proxy = Some(proxy);
     pipeline.store().put_instance(&instance).await?;
+    Ok(())
+}
+
+/// Fetches an access token for an OAuth instance whose secret holds none that lasts, so
+/// that "who am I" can sign in with it.
+async fn refresh_before_whoami(pipeline: &Pipeline, instance: &Instance) -> Result<()> {
+    use proxysync_core::oauth::{RefreshSettings, TokenRefresher, provider};
+    if provider(instance.tracker).is_none() {
+        return Ok(());
+    }
+    let credentials = pipeline.secrets().get(&instance.secret, true).await?;
+    let oauth = credentials.client_id.is_some() || credentials.refresh_token.is_some();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64);
+    let lasts = credentials.access_token.is_some()
+        && credentials
+            .access_token_expires_at
+            .is_some_and(|at| at > now + 900);
+    if !oauth || lasts {
+        return Ok(());
+    }
+    let http = proxysync_core::lambda::http_client()?;
+    let settings = RefreshSettings::default();
+    let refresher = TokenRefresher::new(pipeline.store(), pipeline.secrets(), &http, settings);
+    let outcome = refresher
+        .refresh_now(instance)
+        .await
+        .map_err(|e| anyhow!("could not fetch an access token for {}: {e}", instance.id))?;
+    println!("instance {}: access token {}", instance.id, outcome.code());
     Ok(())
 }
 
@@ -472,6 +510,18 @@ async fn parked_command(table: &str, command: ParkedCommand) -> Result<()> {
             let found = parked.into_iter().find(|p| p.id == id).ok_or_else(|| {
                 anyhow!("no parked event {id:?}: list them with `proxysync parked list`")
             })?;
+            let config = store(table).await.load_config().await?;
+            println!(
+                "{} on {} ({}), connection {}",
+                found.event.kind, found.event.issue.key, found.event.instance, found.connection
+            );
+            println!("attempts: {}", found.attempts);
+            println!("last error: {}", found.error);
+            println!(
+                "what it means: {}",
+                proxysync_core::parked::explain(&found, &config)
+            );
+            println!();
             println!("{}", serde_json::to_string_pretty(&found)?);
         }
         ParkedCommand::Replay { all } => {
@@ -500,4 +550,22 @@ async fn parked_command(table: &str, command: ParkedCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn doctor_command(table: &str, json: bool) -> Result<ExitCode> {
+    let pipeline = pipeline(table).await?;
+    let reports = proxysync_core::doctor::run(&pipeline).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else if reports.is_empty() {
+        println!("no instances: register one with `proxysync instance add`");
+    } else {
+        print!("{}", proxysync_core::doctor::render_table(&reports));
+    }
+    let missing = reports.iter().filter(|report| !report.ok()).count();
+    if missing > 0 {
+        eprintln!("{missing} instance(s) miss something they need: see the MISSING rows");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

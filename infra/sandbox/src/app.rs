@@ -20,10 +20,16 @@ pub(crate) struct Urls {
     pub(crate) github_web: String,
     /// The Jira site base, like https://acme.atlassian.net.
     pub(crate) jira: String,
+    /// The Zendesk account base, like https://acme.zendesk.com.
+    pub(crate) zendesk: String,
     /// The Jira Data Center server base, like https://jira.acme.example.
     pub(crate) jira_dc: String,
     /// The ServiceNow instance base, like https://acme.service-now.com.
     pub(crate) servicenow: String,
+    /// The Salesforce org base (its `instance_url`).
+    pub(crate) salesforce: String,
+    /// The HP ALM/QC `qcbin` URL.
+    pub(crate) hp_alm: String,
 }
 
 impl Urls {
@@ -32,8 +38,11 @@ impl Urls {
             github_api: format!("{base}/github"),
             github_web: format!("{base}/github-web"),
             jira: format!("{base}/jira"),
+            zendesk: format!("{base}/zendesk"),
             jira_dc: format!("{base}/jira-dc"),
             servicenow: format!("{base}/servicenow"),
+            salesforce: format!("{base}/salesforce"),
+            hp_alm: format!("{base}/hp-alm/qcbin"),
         }
     }
 }
@@ -74,8 +83,11 @@ pub(crate) struct Shared {
     pub(crate) rate_limits: RateLimits,
     pub(crate) forwarders: Forwarders,
     pub(crate) ops: crate::ops::OpsState,
+    pub(crate) zendesk: crate::zendesk::ZendeskStore,
     pub(crate) jira_dc: crate::jira_dc::DcStore,
     pub(crate) servicenow: crate::servicenow::SnStore,
+    pub(crate) salesforce: crate::salesforce::SfStore,
+    pub(crate) hp_alm: crate::hp_alm::AlmStore,
 }
 
 impl Default for Shared {
@@ -91,8 +103,11 @@ impl Default for Shared {
             rate_limits: RateLimits::default(),
             forwarders: Forwarders::default(),
             ops: crate::ops::OpsState::default(),
+            zendesk: Default::default(),
             jira_dc: Default::default(),
             servicenow: Default::default(),
+            salesforce: Default::default(),
+            hp_alm: Default::default(),
         }
     }
 }
@@ -111,8 +126,11 @@ impl Shared {
     /// clocks keep running so that timestamps never go backwards.
     pub(crate) fn reset(&mut self) {
         self.store = Store::default();
+        self.zendesk.reset();
         self.jira_dc.reset();
         self.servicenow.reset();
+        self.salesforce.reset();
+        self.hp_alm.reset();
         self.outbox.clear();
         self.requests.clear();
         self.faults.clear();

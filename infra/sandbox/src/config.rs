@@ -9,10 +9,16 @@ use serde::{Deserialize, Serialize};
 pub struct SandboxConfig {
     pub github: GithubConfig,
     pub jira: JiraConfig,
+    #[serde(default = "crate::zendesk::ZendeskConfig::demo")]
+    pub zendesk: crate::zendesk::ZendeskConfig,
     #[serde(default = "crate::jira_dc::JiraDcConfig::demo")]
     pub jira_dc: crate::jira_dc::JiraDcConfig,
     #[serde(default = "crate::servicenow::ServicenowConfig::demo")]
     pub servicenow: crate::servicenow::ServicenowConfig,
+    #[serde(default = "crate::salesforce::SalesforceConfig::demo")]
+    pub salesforce: crate::salesforce::SalesforceConfig,
+    #[serde(default = "crate::hp_alm::HpAlmConfig::demo")]
+    pub hp_alm: crate::hp_alm::HpAlmConfig,
 }
 
 /// Users, repositories and the webhook secret of the fake GitHub.
@@ -99,8 +105,11 @@ impl SandboxConfig {
                 projects: vec!["SUP".to_owned(), "HR".to_owned()],
                 webhook_secret: "sandbox-jira-webhook-secret".to_owned(),
             },
+            zendesk: crate::zendesk::ZendeskConfig::demo(),
             jira_dc: crate::jira_dc::JiraDcConfig::demo(),
             servicenow: crate::servicenow::ServicenowConfig::demo(),
+            salesforce: crate::salesforce::SalesforceConfig::demo(),
+            hp_alm: crate::hp_alm::HpAlmConfig::demo(),
         }
     }
 

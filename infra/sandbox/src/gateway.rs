@@ -22,8 +22,11 @@ use crate::webhooks::Tracker;
 enum Identity {
     Github(Result<GithubUser, crate::github::error::GithubError>),
     Jira(Result<JiraUser, crate::jira::error::JiraError>),
+    Zendesk(Result<crate::zendesk::ZendeskUser, crate::zendesk::ZendeskError>),
     JiraDc(Result<crate::jira_dc::JiraDcUser, crate::jira::error::JiraError>),
     Servicenow(Result<Option<crate::servicenow::ServicenowUser>, crate::servicenow::SnError>),
+    /// A tracker whose handlers authenticate each request themselves (Salesforce, HP ALM/QC).
+    InHandler,
 }
 
 impl Identity {
@@ -31,6 +34,7 @@ impl Identity {
         match self {
             Identity::Github(Ok(user)) => Some(user.id.to_string()),
             Identity::Jira(Ok(user)) => Some(user.account_id.clone()),
+            Identity::Zendesk(Ok(user)) => Some(user.id.to_string()),
             Identity::JiraDc(Ok(user)) => Some(user.key.clone()),
             Identity::Servicenow(Ok(Some(user))) => Some(user.sys_id.clone()),
             _ => None,
@@ -70,6 +74,10 @@ pub(crate) async fn gateway(
             &app.config.jira,
             request.headers(),
         )),
+        Tracker::Zendesk => Identity::Zendesk(crate::zendesk::authenticate(
+            &app.config.zendesk,
+            request.headers(),
+        )),
         Tracker::JiraDc => Identity::JiraDc(crate::jira_dc::authenticate(
             &app.config.jira_dc,
             request.headers(),
@@ -79,6 +87,7 @@ pub(crate) async fn gateway(
             request.uri().path(),
             request.headers(),
         )),
+        Tracker::Salesforce | Tracker::HpAlm => Identity::InHandler,
     };
     let user_id = identity.user_id();
     let token_expiration = identity.token_expiration().map(str::to_owned);
@@ -125,6 +134,13 @@ pub(crate) async fn gateway(
                 request.extensions_mut().insert(JiraCaller(user));
                 next.run(request).await
             }
+            Identity::Zendesk(Ok(user)) => {
+                request
+                    .extensions_mut()
+                    .insert(crate::zendesk::ZendeskCaller(user));
+                next.run(request).await
+            }
+            Identity::Zendesk(Err(error)) => error.into_response(),
             Identity::JiraDc(Ok(user)) => {
                 request
                     .extensions_mut()
@@ -140,6 +156,7 @@ pub(crate) async fn gateway(
                 next.run(request).await
             }
             Identity::Servicenow(Err(error)) => error.into_response(),
+            Identity::InHandler => next.run(request).await,
             Identity::Github(Err(error)) => error.into_response(),
             Identity::Jira(Err(error)) | Identity::JiraDc(Err(error)) => error.into_response(),
         },
@@ -175,10 +192,16 @@ fn tracker_of(path: &str) -> Option<Tracker> {
         Some(Tracker::Github)
     } else if under("/jira") {
         Some(Tracker::Jira)
+    } else if under("/zendesk") {
+        Some(Tracker::Zendesk)
     } else if under("/jira-dc") {
         Some(Tracker::JiraDc)
     } else if under("/servicenow") {
         Some(Tracker::Servicenow)
+    } else if under("/salesforce") {
+        Some(Tracker::Salesforce)
+    } else if under("/hp-alm") {
+        Some(Tracker::HpAlm)
     } else {
         None
     }

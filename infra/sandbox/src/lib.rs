@@ -15,10 +15,13 @@ mod config;
 mod faults;
 mod gateway;
 mod github;
+mod hp_alm;
 mod jira;
+mod zendesk;
 mod jira_dc;
 mod ops;
 mod requests;
+mod salesforce;
 mod servicenow;
 mod state;
 mod truncation;
@@ -36,11 +39,14 @@ use tokio::task::JoinHandle;
 
 pub use config::{GithubConfig, GithubUser, JiraConfig, JiraUser, SandboxConfig};
 pub use faults::Fault;
+pub use hp_alm::{HpAlmAudit, HpAlmConfig, HpAlmControl, HpAlmDefect, HpAlmUser};
+pub use zendesk::{ZendeskComment, ZendeskConfig, ZendeskState, ZendeskTicket, ZendeskUser};
 pub use jira_dc::{
     JiraDcComment, JiraDcConfig, JiraDcIssue, JiraDcRemoteLink, JiraDcState, JiraDcUser,
 };
 pub use ops::HookDelivery;
 pub use requests::RecordedRequest;
+pub use salesforce::{SalesforceConfig, SalesforceControl, SalesforceRecord, SalesforceUser};
 pub use servicenow::{
     OauthClient, ServicenowConfig, ServicenowControl, ServicenowJournal, ServicenowRecord,
     ServicenowUser,
@@ -118,9 +124,39 @@ impl Sandbox {
         ServicenowControl { app: &self.app }
     }
 
+    /// Returns the Salesforce org base URL (its `instance_url`).
+    pub fn salesforce_url(&self) -> String {
+        self.app.urls.salesforce.clone()
+    }
+
+    /// Returns the test controls of the fake Salesforce org: tokens, records, outbound messages.
+    pub fn salesforce(&self) -> SalesforceControl<'_> {
+        SalesforceControl { app: &self.app }
+    }
+
+    /// Returns the HP ALM/QC `qcbin` URL.
+    pub fn hp_alm_url(&self) -> String {
+        self.app.urls.hp_alm.clone()
+    }
+
+    /// Returns the test controls of the fake HP ALM/QC server: defects, audits, sessions.
+    pub fn hp_alm(&self) -> HpAlmControl<'_> {
+        HpAlmControl { app: &self.app }
+    }
+
     /// Returns the Jira site base URL, the sandbox's https://your-site.atlassian.net.
     pub fn jira_url(&self) -> String {
         self.app.urls.jira.clone()
+    }
+
+    /// Returns the Zendesk account base URL.
+    pub fn zendesk_url(&self) -> String {
+        self.app.urls.zendesk.clone()
+    }
+
+    /// Returns a copy of the Zendesk tickets and comments.
+    pub fn zendesk_state(&self) -> ZendeskState {
+        self.app.lock().zendesk.state.clone()
     }
 
     /// Returns the Jira Data Center server base URL.
@@ -257,8 +293,11 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .nest("/github", github::router())
         .nest("/jira", jira::router())
+        .nest("/zendesk", zendesk::router())
         .nest("/jira-dc", jira_dc::router())
         .nest("/servicenow", servicenow::router())
+        .nest("/salesforce", salesforce::router())
+        .nest("/hp-alm", hp_alm::router())
         .merge(admin::router())
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

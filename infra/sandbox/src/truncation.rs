@@ -2,10 +2,14 @@
 //! response body stops early and the connection closes, as when a proxy or the network cuts
 //! a reply short.
 
-use axum::body::Body;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use axum::response::Response;
+use http_body::Frame;
 use serde::{Deserialize, Serialize};
 
 use crate::webhooks::Tracker;
@@ -89,8 +93,8 @@ pub(crate) fn take_matching(
 }
 
 /// Reads the whole body of `response` and returns a response that declares the full
-/// `Content-Length` but carries only the first `keep` bytes. Hyper then ends the body early
-/// and closes the connection, so the client sees an incomplete message.
+/// `Content-Length` but sends only the first `keep` bytes before its body fails. Hyper then
+/// stops writing and closes the connection, so the client sees an incomplete message.
 pub(crate) async fn cut(response: Response, keep: usize) -> Response {
     let (mut parts, body) = response.into_parts();
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
@@ -108,7 +112,33 @@ pub(crate) async fn cut(response: Response, keep: usize) -> Response {
     parts
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    Response::from_parts(parts, Body::from(bytes.slice(..keep)))
+    let body = CutBody {
+        prefix: Some(bytes.slice(..keep)),
+    };
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// A body that yields its prefix, then an error. Its size is unknown to hyper, so hyper
+/// trusts the `Content-Length` header and closes the connection when the error comes.
+struct CutBody {
+    prefix: Option<Bytes>,
+}
+
+impl http_body::Body for CutBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match self.prefix.take() {
+            Some(prefix) => Poll::Ready(Some(Ok(Frame::data(prefix)))),
+            None => Poll::Ready(Some(Err(std::io::Error::other(
+                "response truncated by the sandbox",
+            )))),
+        }
+    }
 }
 
 #[cfg(test)]

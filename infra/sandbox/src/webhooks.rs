@@ -18,9 +18,13 @@ use tokio::sync::mpsc;
 pub enum Tracker {
     Github,
     Jira,
+    Zendesk,
     #[serde(rename = "jira-dc")]
     JiraDc,
     Servicenow,
+    Salesforce,
+    #[serde(rename = "hp-alm")]
+    HpAlm,
 }
 
 impl Tracker {
@@ -29,8 +33,11 @@ impl Tracker {
         match self {
             Tracker::Github => "github",
             Tracker::Jira => "jira",
+            Tracker::Zendesk => "zendesk",
             Tracker::JiraDc => "jira-dc",
             Tracker::Servicenow => "servicenow",
+            Tracker::Salesforce => "salesforce",
+            Tracker::HpAlm => "hp-alm",
         }
     }
 }
@@ -48,8 +55,11 @@ impl FromStr for Tracker {
         match value.to_ascii_lowercase().as_str() {
             "github" => Ok(Tracker::Github),
             "jira" => Ok(Tracker::Jira),
+            "zendesk" => Ok(Tracker::Zendesk),
             "jira-dc" => Ok(Tracker::JiraDc),
             "servicenow" => Ok(Tracker::Servicenow),
+            "salesforce" => Ok(Tracker::Salesforce),
+            "hp-alm" => Ok(Tracker::HpAlm),
             _ => Err(format!(
                 "unknown tracker {value:?}: expected \"github\" or \"jira\""
             )),
@@ -121,8 +131,10 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Forwarders {
     github: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     jira: Option<mpsc::UnboundedSender<RecordedWebhook>>,
+    zendesk: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     jira_dc: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     servicenow: Option<mpsc::UnboundedSender<RecordedWebhook>>,
+    salesforce: Option<mpsc::UnboundedSender<RecordedWebhook>>,
 }
 
 impl Forwarders {
@@ -133,8 +145,12 @@ impl Forwarders {
         match tracker {
             Tracker::Github => self.github = sender,
             Tracker::Jira => self.jira = sender,
+            Tracker::Zendesk => self.zendesk = sender,
             Tracker::JiraDc => self.jira_dc = sender,
             Tracker::Servicenow => self.servicenow = sender,
+            Tracker::Salesforce => self.salesforce = sender,
+            // HP ALM/QC sends no webhooks, so there is nothing to forward.
+            Tracker::HpAlm => {}
         }
     }
 
@@ -142,8 +158,10 @@ impl Forwarders {
     pub(crate) fn send(&self, webhook: &RecordedWebhook) {
         let sender = match webhook.tracker.as_str() {
             "github" => &self.github,
+            "zendesk" => &self.zendesk,
             "jira-dc" => &self.jira_dc,
             "servicenow" => &self.servicenow,
+            "salesforce" => &self.salesforce,
             _ => &self.jira,
         };
         if let Some(sender) = sender

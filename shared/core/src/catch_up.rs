@@ -70,9 +70,18 @@ pub async fn run(pipeline: &Pipeline, stop_at: Instant) -> Result<CatchUpReport,
         let span = tracing::info_span!("catch_up", tracker = instance.tracker.route(), instance = %instance.id);
         async {
             let result = match instance.tracker {
-                TrackerKind::Github => github(pipeline, &config, instance, &mut report).await,
+                TrackerKind::Github => {
+                    Box::pin(github(pipeline, &config, instance, &mut report)).await
+                }
                 TrackerKind::JiraCloud => {
-                    jira(pipeline, &config, instance, "/rest/api/3", &mut report).await
+                    Box::pin(jira(
+                        pipeline,
+                        &config,
+                        instance,
+                        "/rest/api/3",
+                        &mut report,
+                    ))
+                    .await
                 }
                 _ => Ok(()),
             };

@@ -43,6 +43,12 @@ impl Config {
                     instance.id
                 )));
             }
+            if crate::trackers::module(instance.tracker).is_none() {
+                return Err(ConfigError(format!(
+                    "instance {:?} uses tracker {}, which this build does not support yet",
+                    instance.id, instance.tracker
+                )));
+            }
             if !ids.insert(instance.id.as_str()) {
                 return Err(ConfigError(format!(
                     "instance id {:?} is defined twice",

@@ -36,6 +36,11 @@ pub enum Rejection {
          a replayed request, or a clock that is off"
     )]
     StaleTimestamp { age_secs: i64, max_secs: i64 },
+    #[error(
+        "OrganizationId {received:?} is not the Salesforce org of instance {instance:?}: point the \
+         outbound message of that org at its own instance, or correct the instance option organization_id"
+    )]
+    WrongOrganization { received: String, instance: String },
 }
 
 impl Rejection {
@@ -46,6 +51,7 @@ impl Rejection {
             Rejection::WrongRoute { .. } => 404,
             Rejection::MissingSignature(_) | Rejection::BadSignature(_) => 401,
             Rejection::StaleTimestamp { .. } => 401,
+            Rejection::WrongOrganization { .. } => 403,
             Rejection::TooLarge { .. } => 413,
             Rejection::Malformed(_) | Rejection::MissingHeader(_) => 400,
         }
@@ -63,6 +69,7 @@ impl Rejection {
             Rejection::Malformed(_) => "malformed",
             Rejection::MissingHeader(_) => "missing_header",
             Rejection::StaleTimestamp { .. } => "stale_timestamp",
+            Rejection::WrongOrganization { .. } => "wrong_organization",
         }
     }
 }

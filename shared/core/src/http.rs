@@ -28,6 +28,14 @@ const GITHUB_TOKEN_EXPIRY: &str = "github-authentication-token-expiration";
 /// How early before a token's expiry the client starts to warn.
 const TOKEN_EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// The answer of [`Api::send_raw`]: status, headers and the body as text.
+#[derive(Clone, Debug, Default)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
 /// A request that a dry run would have sent.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PlannedRequest {
@@ -107,7 +115,7 @@ impl Api {
     pub fn basic_user(&self) -> Option<&str> {
         match &self.auth {
             Auth::Basic { user, .. } => Some(user),
-            Auth::Bearer(_) => None,
+            Auth::Bearer(_) | Auth::Headers(_) => None,
         }
     }
 
@@ -170,12 +178,7 @@ impl Api {
         for (name, value) in self.module.default_headers() {
             request = request.header(*name, *value);
         }
-        request = match &self.auth {
-            Auth::Bearer(token) => request.bearer_auth(token.expose_secret()),
-            Auth::Basic { user, password } => {
-                request.basic_auth(user, Some(password.expose_secret()))
-            }
-        };
+        request = self.authenticate(request);
         let response = request.send().await.map_err(|error| {
             self.unavailable(&Method::GET, path, &error.without_url().to_string())
         })?;
@@ -206,6 +209,21 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, TargetError> {
+        self.send_as(method, path, body, None).await
+    }
+
+    /// Sends one request like [`Api::send`], with a JSON body of another content type, such
+    /// as `application/json-patch+json`.
+    ///
+    /// # Errors
+    /// As [`Api::send`].
+    pub async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        content_type: Option<&'static str>,
+    ) -> Result<Value, TargetError> {
         if let Some(log) = &self.dry_run {
             return Ok(self.record(log, &method, path, body));
         }
@@ -213,7 +231,7 @@ impl Api {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.send_once(&method, path, body).await;
+            let outcome = self.send_once(&method, path, body, content_type).await;
             let wait = match outcome {
                 Attempt::Done(result) => return result,
                 Attempt::Retry { wait, error } => {
@@ -238,6 +256,112 @@ impl Api {
         }
     }
 
+    /// Returns a client for the same instance and deadline that signs requests with `auth`,
+    /// for trackers that exchange a password for a session first.
+    pub fn with_auth(&self, auth: Auth) -> Api {
+        Api {
+            tracker: self.tracker,
+            instance: self.instance.clone(),
+            base_url: self.base_url.clone(),
+            client: self.client.clone(),
+            auth,
+            module: self.module,
+            deadline: self.deadline,
+            dry_run: self.dry_run.clone(),
+            options: self.options.clone(),
+        }
+    }
+
+    /// Sends one request without retries and returns the raw answer, for calls whose body is
+    /// not JSON (XML) or whose response headers matter (a session's cookies).
+    ///
+    /// `headers` replace the module's default headers of the same name; `body` is a content
+    /// type and the text. In a dry run nothing is sent and the answer is empty.
+    ///
+    /// # Errors
+    /// [`TargetError::Status`] for an error answer, [`TargetError::Unavailable`] when the
+    /// tracker cannot be reached.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Result<RawAnswer, TargetError> {
+        if let Some(log) = &self.dry_run {
+            self.record(log, &method, path, None);
+            return Ok(RawAnswer::default());
+        }
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(self.unavailable(&method, path, "sync budget exhausted"));
+        }
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{}", self.base_url, path))
+            .timeout(remaining.min(REQUEST_TIMEOUT));
+        for (name, value) in self.module.default_headers() {
+            if !headers.iter().any(|(own, _)| own.eq_ignore_ascii_case(name)) {
+                request = request.header(*name, *value);
+            }
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request = self.authenticate(request);
+        if let Some((content_type, text)) = body {
+            request = request.header("content-type", content_type).body(text);
+        }
+        let response = request.send().await.map_err(|error| {
+            self.unavailable(&method, path, &error.without_url().to_string())
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|error| {
+            self.unavailable(&method, path, &format!("truncated response: {}", error.without_url()))
+        })?;
+        if !status.is_success() {
+            return Err(TargetError::Status {
+                tracker: self.tracker,
+                status: status.as_u16(),
+                method: method.to_string(),
+                path: path.to_owned(),
+                message: error_message(&text),
+            });
+        }
+        Ok(RawAnswer {
+            status: status.as_u16(),
+            headers,
+            text,
+        })
+    }
+
+    fn authenticate(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            Auth::Bearer(token) => request.bearer_auth(token.expose_secret()),
+            Auth::Basic { user, password } => {
+                request.basic_auth(user, Some(password.expose_secret()))
+            }
+            Auth::Headers(headers) => {
+                let mut request = request;
+                for (name, value) in headers {
+                    match reqwest::header::HeaderValue::from_str(value.expose_secret()) {
+                        Ok(mut value) => {
+                            value.set_sensitive(true);
+                            request = request.header(name.as_str(), value);
+                        }
+                        Err(_) => tracing::warn!(
+                            tracker = %self.tracker,
+                            header = name.as_str(),
+                            "session header value is not valid in HTTP; it is left out"
+                        ),
+                    }
+                }
+                request
+            }
+        }
+    }
+
     fn record(&self, log: &RequestLog, method: &Method, path: &str, body: Option<&Value>) -> Value {
         let planned = PlannedRequest {
             method: method.to_string(),
@@ -250,7 +374,13 @@ impl Api {
             .dry_run_response(method.as_str(), path, body)
     }
 
-    async fn send_once(&self, method: &Method, path: &str, body: Option<&Value>) -> Attempt {
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+        content_type: Option<&'static str>,
+    ) -> Attempt {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Attempt::Done(Err(self.unavailable(method, path, "sync budget exhausted")));
@@ -264,12 +394,11 @@ impl Api {
         for (name, value) in self.module.default_headers() {
             request = request.header(*name, *value);
         }
-        request = match &self.auth {
-            Auth::Bearer(token) => request.bearer_auth(token.expose_secret()),
-            Auth::Basic { user, password } => {
-                request.basic_auth(user, Some(password.expose_secret()))
-            }
-        };
+        request = self.authenticate(request);
+        if let Some(content_type) = content_type {
+            // `json` keeps a content type that is already set.
+            request = request.header("content-type", content_type);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -376,6 +505,7 @@ impl Api {
         };
         let now = SystemTime::now();
         let left = expires.duration_since(now).unwrap_or_default();
+        crate::metrics::token_seconds_left(self.tracker, left.as_secs() as i64);
         if left < TOKEN_EXPIRY_WARNING && first_warning_this_hour(&self.instance) {
             tracing::warn!(
                 tracker = %self.tracker,

@@ -2,13 +2,14 @@
 //!
 //! Lambda sends stdout to CloudWatch Logs, which turns each EMF line into
 //! metric data points, so publishing costs no API call. Code counts into the
-//! [`Recorder`] of the current task (see [`scope`]); the function binaries open
-//! one scope per invocation and write its lines when the invocation ends, so an
-//! invocation usually writes one line per dimension group.
+//! [`Recorder`] of the current task (see [`scope`]). The function binaries open
+//! one scope per invocation and write its lines when the invocation ends, which
+//! is one line per dimension group, usually a single line.
 //!
 //! Every metric carries the `Tracker` dimension and is also published without
-//! it (or, for reasons and statuses, with the reason alone), so one alarm can
-//! watch every tracker at once. Calls outside a scope record nothing.
+//! it. Metrics with a `Reason` or `Status` are published with that dimension
+//! alone and with none as well, so one alarm can watch every tracker, or every
+//! reason, at once. Calls outside a scope record nothing.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -37,7 +38,7 @@ pub const PARKED: &str = "Parked";
 pub const REPLAYED: &str = "Replayed";
 /// Target calls that failed past their retries, with a `Status` dimension.
 pub const TARGET_ERRORS: &str = "TargetErrors";
-/// Milliseconds from receiving a webhook to answering it.
+/// Milliseconds from receiving a webhook to sending its response.
 pub const LATENCY: &str = "Latency";
 /// Milliseconds from the change on the source tracker to its write on the target.
 pub const END_TO_END_LATENCY: &str = "EndToEndLatency";
@@ -47,7 +48,7 @@ pub const CATCH_UP_FOUND: &str = "CatchUpFound";
 pub const TOKEN_REFRESHES: &str = "TokenRefreshes";
 /// OAuth token refreshes that failed.
 pub const TOKEN_REFRESH_FAILURES: &str = "TokenRefreshFailures";
-/// The fewest seconds left before any access or refresh token of the tracker expires.
+/// The minimum seconds left before any access or refresh token of the tracker expires.
 pub const TOKEN_SECONDS_LEFT: &str = "TokenSecondsLeft";
 
 /// The CloudWatch unit of a metric.
@@ -68,7 +69,7 @@ impl Unit {
     }
 }
 
-/// How repeated values of one metric in one invocation combine.
+/// The rule that combines repeated values of one metric in one invocation.
 #[derive(Clone, Copy, Debug)]
 enum Combine {
     Sum,
@@ -162,6 +163,11 @@ impl Recorder {
             .copied()
             .filter(|name| *name != "Tracker")
             .collect();
+        let mut dimension_sets = vec![names.clone(), rollup.clone()];
+        if !rollup.is_empty() {
+            // A total over every reason or status, for alarms on any of them.
+            dimension_sets.push(Vec::new());
+        }
         let metrics: Vec<Value> = group
             .metrics
             .iter()
@@ -175,7 +181,7 @@ impl Recorder {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [names, rollup],
+                    "Dimensions": dimension_sets,
                     "Metrics": metrics,
                 }],
             }),
@@ -220,7 +226,7 @@ fn tracker(kind: &str) -> Dimensions {
     vec![("Tracker", kind.to_owned())]
 }
 
-/// Adds `count` to a counter of `tracker` (a tracker kind such as `github`, or a webhook route).
+/// Adds `count` to a counter of `tracker_name`, the tracker's webhook route such as `github` or `jira`.
 pub fn count(tracker_name: &str, name: &'static str, count: u64) {
     record(
         tracker(tracker_name),
@@ -238,10 +244,10 @@ pub fn count_reason(tracker_name: &str, name: &'static str, reason: &str) {
     record(dimensions, name, Unit::Count, 1.0, Combine::Sum);
 }
 
-/// Counts a target call that failed past its retries; `status` is the HTTP status or a kind
+/// Counts a target call that failed past its retries. `status` is the HTTP status, or a kind
 /// such as `unreachable`.
 pub fn target_error(target: TrackerKind, status: &str) {
-    let mut dimensions = tracker(target.as_str());
+    let mut dimensions = tracker(target.route());
     dimensions.push(("Status", status.to_owned()));
     record(dimensions, TARGET_ERRORS, Unit::Count, 1.0, Combine::Sum);
 }
@@ -266,13 +272,13 @@ pub fn token_refresh(tracker_kind: TrackerKind, ok: bool) {
     } else {
         TOKEN_REFRESH_FAILURES
     };
-    count(tracker_kind.as_str(), name, 1);
+    count(tracker_kind.route(), name, 1);
 }
 
-/// Records how many seconds are left on a token of `tracker`; an invocation keeps the minimum.
+/// Records the seconds left on a token of `tracker_kind`, and an invocation keeps the minimum.
 pub fn token_seconds_left(tracker_kind: TrackerKind, seconds: i64) {
     record(
-        tracker(tracker_kind.as_str()),
+        tracker(tracker_kind.route()),
         TOKEN_SECONDS_LEFT,
         Unit::Seconds,
         seconds as f64,
@@ -347,7 +353,7 @@ mod tests {
         assert_eq!(rejected["Reason"], "bad_signature");
         assert_eq!(
             rejected["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Tracker", "Reason"], ["Reason"]])
+            json!([["Tracker", "Reason"], ["Reason"], []])
         );
         let errors = documents
             .iter()

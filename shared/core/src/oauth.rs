@@ -7,7 +7,7 @@
 //! version. At most one refresh of an instance runs at a time, across the
 //! scheduled refresher and the webhook functions, through a lease in DynamoDB.
 //! The old access token stays valid until its own expiry, so a reader that
-//! still holds it during a refresh keeps working.
+//! still uses it during a refresh keeps working.
 //!
 //! Credentials that the tracker rejects (`invalid_grant`, `invalid_client`, or
 //! a 401 from the token endpoint) mark the instance as needing an operator;
@@ -27,29 +27,38 @@ use crate::secrets::{SecretVersion, SecretWrite, Secrets};
 use crate::store::{Lease, OperatorMark, Store};
 use crate::time_util::now_ms;
 
-/// How a tracker issues OAuth tokens.
+/// The token endpoint of one tracker's OAuth sign-in.
 #[derive(Clone, Copy, Debug)]
 pub struct Provider {
     pub tracker: TrackerKind,
     /// The token endpoint's path under the instance's base URL. The instance
     /// option `token_url` replaces the whole URL when the endpoint lives elsewhere.
     pub token_path: &'static str,
-    /// The instance option holding the access token lifetime in seconds, for a
-    /// provider whose answer has no `expires_in`. `None`: `expires_in` is required.
+    /// The instance option that contains the access token lifetime in seconds, for a
+    /// provider whose token response has no `expires_in`. `None`: `expires_in` is required.
     pub lifetime_option: Option<&'static str>,
 }
 
-/// ServiceNow: `POST /oauth_token.do`, answers with `expires_in` (1800 s by default).
+/// ServiceNow: `POST /oauth_token.do`, whose response has `expires_in` (1800 s by default).
 pub const SERVICENOW: Provider = Provider {
     tracker: TrackerKind::Servicenow,
     token_path: "/oauth_token.do",
     lifetime_option: None,
 };
 
+/// Salesforce: `POST /services/oauth2/token`, answers without `expires_in`, so the instance
+/// option `session_timeout_secs` (the org's session timeout) gives the token's lifetime.
+pub const SALESFORCE: Provider = Provider {
+    tracker: TrackerKind::Salesforce,
+    token_path: "/services/oauth2/token",
+    lifetime_option: Some("session_timeout_secs"),
+};
+
 /// Returns the OAuth provider of `kind`, or `None` when its trackers do not refresh tokens.
 pub fn provider(kind: TrackerKind) -> Option<&'static Provider> {
     match kind {
         TrackerKind::Servicenow => Some(&SERVICENOW),
+        TrackerKind::Salesforce => Some(&SALESFORCE),
         _ => None,
     }
 }
@@ -66,7 +75,7 @@ pub struct RefreshSettings {
     pub concurrency: usize,
     /// Warn this long before a refresh token expires (`PROXYSYNC_REFRESH_WARN_DAYS`, default 7).
     pub warn_before: Duration,
-    /// The longest one token request may take.
+    /// The maximum duration of one token request.
     pub request_timeout: Duration,
 }
 
@@ -122,7 +131,7 @@ struct OAuthSecret {
     refresh_expires_at: Option<i64>,
 }
 
-/// Reads the OAuth fields of `value`; `Ok(None)` when the secret holds another sign-in.
+/// Reads the OAuth fields of `value`, or returns `Ok(None)` when the secret is for another sign-in.
 ///
 /// Errors name the secret and the field, never a value.
 fn oauth_secret(secret_id: &str, value: &Value) -> Result<Option<OAuthSecret>, String> {
@@ -175,7 +184,7 @@ fn oauth_secret(secret_id: &str, value: &Value) -> Result<Option<OAuthSecret>, S
     }))
 }
 
-/// What happened to one instance in a refresher run.
+/// The outcome of one instance in a refresher run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// A new access token was stored.
@@ -195,7 +204,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// A short code for logs.
+    /// Returns a short code for logs.
     pub fn code(&self) -> &'static str {
         match self {
             Outcome::Refreshed { .. } => "refreshed",
@@ -261,7 +270,7 @@ impl RunReport {
         self.count(|outcome| matches!(outcome, Outcome::NeedsOperator | Outcome::Rejected { .. }))
     }
 
-    /// The fewest seconds any OAuth access token has left, or `None` without OAuth instances.
+    /// Returns the minimum seconds left on any OAuth access token, or `None` without OAuth instances.
     pub fn min_access_seconds_left(&self) -> Option<i64> {
         self.instances
             .iter()
@@ -270,7 +279,7 @@ impl RunReport {
             .min()
     }
 
-    /// The fewest seconds any refresh token with a known expiry has left.
+    /// Returns the minimum seconds left on any refresh token with a known expiry.
     pub fn min_refresh_seconds_left(&self) -> Option<i64> {
         self.instances
             .iter()
@@ -279,12 +288,16 @@ impl RunReport {
             .min()
     }
 
-    /// The run's metrics as one CloudWatch Embedded Metric Format object, for one stdout line.
+    /// Builds the run's metrics as one CloudWatch Embedded Metric Format object, for one stdout line.
     pub fn emf(&self, namespace: &str) -> Value {
         let mut metrics = vec![
             ("TokensRefreshed", Value::from(self.refreshed()), "Count"),
             ("TokenRefreshesFailed", Value::from(self.failed()), "Count"),
-            ("TokenRefreshesSkipped", Value::from(self.skipped()), "Count"),
+            (
+                "TokenRefreshesSkipped",
+                Value::from(self.skipped()),
+                "Count",
+            ),
             (
                 "InstancesNeedingOperator",
                 Value::from(self.needs_operator()),
@@ -326,7 +339,7 @@ impl RunReport {
     }
 }
 
-/// Why a token request failed.
+/// The cause of a failed token request.
 enum TokenError {
     /// The tracker refused the client or the refresh token: retrying cannot help.
     Rejected(String),
@@ -334,7 +347,7 @@ enum TokenError {
     Transient(String),
 }
 
-/// What a token endpoint answered, once checked.
+/// The checked response of a token endpoint.
 struct Tokens {
     access_token: String,
     expires_in: i64,
@@ -522,7 +535,7 @@ impl<'a> TokenRefresher<'a> {
 
     /// Refreshes `instance` after a tracker refused `failed_token`, for the webhook path.
     ///
-    /// Returns true when the secret now holds another access token worth a retry: one this
+    /// Returns true when the secret now contains another access token worth a retry: one this
     /// call fetched, or one that a concurrent refresh stored. Waits for a concurrent refresh
     /// until `deadline`.
     ///
@@ -808,7 +821,7 @@ impl<'a> TokenRefresher<'a> {
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| {
             TokenError::Transient(format!(
-                "truncated token answer for {}: {}",
+                "truncated token response for {}: {}",
                 instance.id,
                 e.without_url()
             ))
@@ -836,7 +849,7 @@ impl<'a> TokenRefresher<'a> {
         }
         let bad = |what: &str| {
             TokenError::Transient(format!(
-                "{} token answer for instance {} {what}",
+                "{} token response for instance {} {what}",
                 provider.tracker.display_name(),
                 instance.id
             ))
@@ -961,7 +974,10 @@ mod tests {
         assert_eq!(emf["TokensRefreshed"], 1);
         assert_eq!(emf["TokenRefreshesFailed"], 1);
         assert_eq!(emf["MinAccessTokenSecondsLeft"], 100);
-        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "proxysync");
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "proxysync"
+        );
         assert!(emf.get("MinRefreshTokenSecondsLeft").is_none());
     }
 }

@@ -12,6 +12,7 @@
 //! | `needs_operator`                     | `{instance}`               | OAuth credentials rejected   |
 //! | `writes#{instance}#{issue id}`       | `{connection}#{minute}`    | write counter, with TTL      |
 //! | `catchup#{instance}`                 | `watermark`                | last catch-up time           |
+//! | `poll#{instance}#{scope}`            | `watermark`                | poll watermark (HP ALM/QC)   |
 //!
 //! Temporary records carry `expires_at` (epoch seconds) for DynamoDB's TTL.
 //! TTL deletion can lag by days, so readers also compare `expires_at` themselves.
@@ -30,6 +31,9 @@ use crate::model::{ChangeEvent, Connection, Instance, IssueRef};
 use crate::time_util::now_ms;
 
 mod ops;
+mod poll;
+
+pub use poll::PollWatermark;
 
 /// How long a delivery id is remembered after it was handled.
 const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;

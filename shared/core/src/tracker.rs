@@ -111,6 +111,8 @@ pub enum Auth {
         user: String,
         password: SecretString,
     },
+    /// Headers that carry a session (cookies, an anti-forgery token); sent marked sensitive.
+    Headers(Vec<(String, SecretString)>),
 }
 
 /// The issue on the other side that a target issue is linked with.

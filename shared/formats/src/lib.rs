@@ -17,6 +17,7 @@
 //! None of the functions panic, whatever the input.
 
 mod adf_markdown;
+mod html;
 mod markdown_adf;
 mod markdown_render;
 mod model;
@@ -64,4 +65,20 @@ pub fn canonical_markdown(markdown: &str) -> String {
     adf_to_markdown(&markdown_to_adf(markdown))
         .trim()
         .to_string()
+}
+
+/// Converts Markdown to an HTML fragment, for trackers that store rich text
+/// as HTML (Azure DevOps).
+///
+/// The fragment uses only elements that [`html_to_markdown`] reads back to
+/// the same content, so `html_to_markdown(&markdown_to_html(text))` has the
+/// canonical form of `text`.
+pub fn markdown_to_html(markdown: &str) -> String {
+    html::render_html(&markdown_adf::parse_markdown(markdown))
+}
+
+/// Converts an HTML fragment to Markdown. Elements outside the supported set
+/// are read as their text; scripts and styles are dropped by the parser.
+pub fn html_to_markdown(html: &str) -> String {
+    markdown_render::render_markdown(&html::parse_html(html))
 }

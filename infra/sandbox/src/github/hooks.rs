@@ -3,7 +3,8 @@
 //!
 //! Each repository has one hook, whose id is in every delivery's `X-GitHub-Hook-ID`. Each
 //! recorded webhook is one delivery attempt; `Sandbox::set_github_delivery_status` records the
-//! receiver's answer, and a redelivery records the same webhook again.
+//! receiver's answer, and a redelivery records the same webhook again. Like GitHub, the list
+//! shows only attempts that have an answer, so a webhook still waiting in the outbox is absent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -113,6 +114,7 @@ pub(crate) async fn list(
         .deliveries
         .iter()
         .rev()
+        .filter(|d| d.status_code != 0)
         .filter(|d| delivery_repo(&shared.ops, &d.guid) == Some(repository_id))
         .take(per_page)
         .map(|d| delivery_json(d, repository_id))

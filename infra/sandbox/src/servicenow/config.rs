@@ -12,11 +12,11 @@ pub struct ServicenowConfig {
     /// Lifetime of access tokens in seconds (ServiceNow's default is 1800).
     #[serde(default = "default_lifetime")]
     pub access_token_lifetime_secs: i64,
-    /// Whether a refresh answers with a new refresh token. The old one stays usable until
-    /// the new one is first used, then answers `invalid_grant`.
+    /// Whether a refresh returns a new refresh token. The old one stays usable until
+    /// the new one is first used, then gets `invalid_grant`.
     #[serde(default)]
     pub rotate_refresh_tokens: bool,
-    /// Milliseconds the token endpoint waits after issuing tokens, before it answers.
+    /// Milliseconds the token endpoint waits after issuing tokens, before it responds.
     #[serde(default)]
     pub token_latency_ms: u64,
     /// Whether the business rule also posts work notes (the shipped script's default is no).

@@ -295,7 +295,10 @@ impl ServicenowControl<'_> {
             .find(|user| user.user_name == user_name)
             .unwrap_or_else(|| panic!("no sandbox ServiceNow user {user_name:?}"));
         assert!(
-            config.oauth_clients.iter().any(|c| c.client_id == client_id),
+            config
+                .oauth_clients
+                .iter()
+                .any(|c| c.client_id == client_id),
             "no sandbox ServiceNow OAuth client {client_id:?}"
         );
         let mut shared = self.app.lock();
@@ -322,7 +325,7 @@ impl ServicenowControl<'_> {
         (access, refresh)
     }
 
-    /// Revokes every refresh token of `user_name`; refreshing with one answers `invalid_grant`.
+    /// Revokes every refresh token of `user_name`; a refresh with one returns `invalid_grant`.
     pub fn revoke_refresh_tokens(&self, user_name: &str) {
         let config = &self.app.config.servicenow;
         let Some(user) = config.users.iter().find(|u| u.user_name == user_name) else {
@@ -365,7 +368,7 @@ impl ServicenowControl<'_> {
         store.settings = Some(settings);
     }
 
-    /// Sets how long the token endpoint waits after issuing tokens, before it answers.
+    /// Sets how long the token endpoint waits after issuing tokens, before it responds.
     pub fn set_token_latency_ms(&self, milliseconds: u64) {
         let config = &self.app.config.servicenow;
         let mut shared = self.app.lock();

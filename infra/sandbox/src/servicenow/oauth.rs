@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{AccessGrant, RefreshGrant, json_response, new_token, now_secs};
 use crate::app::App;
 
-/// The error ServiceNow answers for a wrong client id or secret.
+/// Returns the error ServiceNow sends for a wrong client id or secret.
 fn access_denied() -> Response {
     json_response(
         StatusCode::UNAUTHORIZED,

@@ -173,20 +173,22 @@ pub(crate) async fn get(
         .iter()
         .find(|r| r.table == table && r.sys_id == sys_id)
     {
-        Some(record) => json_response(StatusCode::OK, &json!({"result": record_json(&app, record)})),
+        Some(record) => json_response(
+            StatusCode::OK,
+            &json!({"result": record_json(&app, record)}),
+        ),
         None => not_found(&table, &sys_id),
     }
 }
 
-fn parse_fields(body: &Bytes) -> Result<Map<String, Value>, Response> {
+fn parse_fields(body: &Bytes) -> Result<Map<String, Value>, SnError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => Ok(fields),
         _ => Err(SnError::new(
             StatusCode::BAD_REQUEST,
             "Exception while reading request",
             "The payload is not valid JSON.",
-        )
-        .into_response()),
+        )),
     }
 }
 
@@ -228,7 +230,7 @@ pub(crate) async fn create(
     }
     let input = match parse_fields(&body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
 
     let mut shared = app.lock();
@@ -241,7 +243,11 @@ pub(crate) async fn create(
     fields.insert("sys_id".to_owned(), json!(sys_id));
     fields.insert(
         "number".to_owned(),
-        json!(format!("{}{:07}", number_prefix(&table), 10_000 + store.numbers)),
+        json!(format!(
+            "{}{:07}",
+            number_prefix(&table),
+            10_000 + store.numbers
+        )),
     );
     fields.insert("state".to_owned(), json!("1"));
     fields.insert("active".to_owned(), json!("true"));
@@ -297,7 +303,7 @@ pub(crate) async fn update(
 ) -> Response {
     let input = match parse_fields(&body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let mut shared = app.lock();
     let shared = &mut *shared;
@@ -350,7 +356,10 @@ pub(crate) async fn update(
     let webhook = business_rule_webhook(&app, store, index, "update", &changed, &entries, &caller);
     shared.emit(webhook);
     let record = &shared.servicenow.records[index];
-    json_response(StatusCode::OK, &json!({"result": record_json(&app, record)}))
+    json_response(
+        StatusCode::OK,
+        &json!({"result": record_json(&app, record)}),
+    )
 }
 
 /// Incidents in Closed (7) or Canceled (8) are no longer active.
@@ -412,7 +421,9 @@ fn business_rule_webhook(
                 .iter()
                 .find(|entry| config.send_work_notes && entry.element == "work_notes")
         })
-        .map(|entry| json!({"element": entry.element, "value": entry.value, "sys_id": entry.sys_id}));
+        .map(
+            |entry| json!({"element": entry.element, "value": entry.value, "sys_id": entry.sys_id}),
+        );
     let mut snapshot = Map::new();
     for name in ["short_description", "description", "state", "active"] {
         snapshot.insert(name.to_owned(), json!(record.field(name)));

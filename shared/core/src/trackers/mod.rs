@@ -1,8 +1,10 @@
 //! The tracker modules this build supports.
 
 pub mod github;
+pub mod hp_alm;
 pub mod jira;
 pub mod jira_dc;
+pub mod salesforce;
 pub mod servicenow;
 pub mod signature;
 pub mod zendesk;
@@ -25,6 +27,8 @@ pub fn module(kind: TrackerKind) -> Option<&'static dyn TrackerModule> {
         TrackerKind::JiraDc => Some(&jira_dc::JiraDc),
         TrackerKind::Zendesk => Some(&zendesk::Zendesk),
         TrackerKind::Servicenow => Some(&servicenow::Servicenow),
+        TrackerKind::Salesforce => Some(&salesforce::Salesforce),
+        TrackerKind::HpAlm => Some(&hp_alm::HpAlm),
         _ => None,
     }
 }

@@ -407,9 +407,9 @@ impl Target for Servicenow {
             urlencoding::encode(&query)
         );
         let answer = api.get(&path).await?;
-        let user = answer
-            .pointer("/result/0")
-            .ok_or_else(|| bad_response("GET", &path, "no sys_user record matches the proxy user"))?;
+        let user = answer.pointer("/result/0").ok_or_else(|| {
+            bad_response("GET", &path, "no sys_user record matches the proxy user")
+        })?;
         let id = user
             .get("sys_id")
             .and_then(Value::as_str)
@@ -619,7 +619,9 @@ mod tests {
         assert_eq!(update.issue.id, "incident/26d1744d47603110d737cd9bd36d436b");
         assert_eq!(update.author.id, "6816f79cc0a8016401c5a33be04be441");
         assert_eq!(update.at_ms, 1_691_406_130_000);
-        assert!(matches!(update.change, Change::IssueUpdated { ref fields, .. } if fields == &[Field::State]));
+        assert!(
+            matches!(update.change, Change::IssueUpdated { ref fields, .. } if fields == &[Field::State])
+        );
         let Change::CommentCreated { comment } = &parsed.events[1].change else {
             panic!("expected a comment");
         };
