@@ -231,8 +231,9 @@ impl Local {
                 number,
                 jira_key: key,
             });
+            // The link comment and the remote link come back as the proxy user's webhooks.
+            self.drain().await?;
         }
-        self.drain().await?;
         Ok(linked)
     }
 
@@ -245,7 +246,7 @@ impl Local {
         Ok(Pipeline::new(settings, store, secrets, http))
     }
 
-    /// Sends a GitHub REST call as the human user and returns the JSON answer.
+    /// Sends a GitHub REST call as the human user and returns the JSON response.
     pub async fn github_as_human(
         &self,
         method: reqwest::Method,
@@ -256,7 +257,7 @@ impl Local {
         self.github_as(token, method, path, body).await
     }
 
-    /// Sends a GitHub REST call with `token` and returns the JSON answer.
+    /// Sends a GitHub REST call with `token` and returns the JSON response.
     pub async fn github_as(
         &self,
         token: &str,
@@ -275,7 +276,7 @@ impl Local {
         let status = response.status();
         let text = response.text().await?;
         if !status.is_success() {
-            bail!("GitHub sandbox answered {status} to {path}: {text}");
+            bail!("GitHub sandbox call {path} failed with {status}: {text}");
         }
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
@@ -292,7 +293,7 @@ impl Local {
             .await?;
         if !response.status().is_success() {
             bail!(
-                "Jira sandbox answered {} to the rename of {key}",
+                "Jira sandbox rename of {key} failed with {}",
                 response.status()
             );
         }
@@ -448,7 +449,7 @@ pub fn api_gateway_event(route: &str, instance: &str, webhook: &Webhook) -> Valu
     })
 }
 
-/// The target directory of the build: `CARGO_TARGET_DIR`, or `target` in the repository.
+/// Returns the build's target directory: `CARGO_TARGET_DIR`, or `target` in the repository.
 pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

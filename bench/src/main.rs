@@ -2,9 +2,9 @@
 //! with the machine and the command, into `BENCHMARKS.md`.
 //!
 //! It builds the functions with cargo-lambda (release profile: opt-level "z", LTO, one
-//! codegen unit) and the tracker sandbox, starts moto's server and the sandbox on 127.0.0.1,
-//! and runs each function binary under a Lambda Runtime API emulator served on loopback, with
-//! API Gateway v2 events that carry webhooks the sandbox signed. It measures cold start, warm
+//! codegen unit) and the tracker sandbox, and starts moto's server and the sandbox on
+//! 127.0.0.1. Each function binary then runs under a Lambda Runtime API emulator served on
+//! loopback, with API Gateway v2 events that carry webhooks the sandbox signed. It measures cold start, warm
 //! time per event against the unavoidable calls, AWS calls per event, peak memory, and
 //! package size, and compares the cold start with the same job as a Python handler
 //! (`bench/python/`, boto3 and requests). Nothing leaves the machine.

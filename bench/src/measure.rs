@@ -86,11 +86,11 @@ impl Stats {
 #[derive(Debug, Default)]
 pub struct ColdStart {
     pub name: String,
-    /// Process start to the first answer.
+    /// Process start to the first response.
     pub total: Stats,
     /// Process start to the first `next` poll: runtime, SDK and client set-up.
     pub init: Stats,
-    /// The first invocation, from `next` to the answer: cold caches included.
+    /// The first invocation, from `next` to the response, with cold caches.
     pub first_invocation: Stats,
 }
 
@@ -100,7 +100,7 @@ pub struct WarmRun {
     pub name: String,
     pub events: usize,
     pub payload_bytes: usize,
-    /// Time per event from `next` to the answer.
+    /// Time per event from `next` to the response.
     pub per_event: Stats,
     /// The highest resident set size of the process (VmHWM), in KiB.
     pub peak_rss_kib: u64,
@@ -159,7 +159,7 @@ pub struct Bench<'a> {
     counter: usize,
 }
 
-/// The body of every benchmark issue: Markdown with the usual constructs, sized so that a
+/// Returns the body of every benchmark issue: Markdown with the usual constructs, sized so that a
 /// GitHub `issues` webhook for the issue is about 25 KB.
 pub fn issue_body() -> String {
     let section = "## Steps\n\n1. Open **Settings** and pick *Billing*.\n2. Press `Save` twice.\n\
@@ -256,6 +256,8 @@ impl<'a> Bench<'a> {
         self.counter += 1;
         let pair = &linked[self.counter % linked.len()];
         let title = format!("Bench edit {}", self.counter);
+        // The echoes of the previous event's writes are not part of this one.
+        self.local.drain().await?;
         let webhook = match case.edit {
             Edit::GithubTitle => {
                 self.local.github_rename(pair.number, &title, false).await?;
@@ -406,6 +408,7 @@ impl<'a> Bench<'a> {
         for index in 0..PROXY_EVENTS {
             let pair = &linked[index % linked.len()];
             let title = format!("Proxy edit {index}");
+            local.drain().await?;
             local.github_rename(pair.number, &title, true).await?;
             let webhook = local.take_one("github").await?;
             let (event, _) = event_of(case, &webhook);
@@ -479,7 +482,10 @@ impl<'a> Bench<'a> {
                 .await?;
             targets.push(started.elapsed());
             if !response.status().is_success() {
-                bail!("baseline Jira update answered {}", response.status());
+                bail!(
+                    "baseline Jira update failed with status {}",
+                    response.status()
+                );
             }
 
             let update = |pk: String, sk: &str, expression: &str| {
@@ -616,8 +622,8 @@ struct ColdSample {
     first_invocation: Duration,
 }
 
-/// Starts a process with `spawn` under a fresh emulator that already holds `event`, and
-/// times it until the answer.
+/// Starts a process with `spawn` under a fresh emulator that already queued `event`, and
+/// times it until the response.
 async fn cold_start(
     spawn: &mut impl FnMut(&RuntimeApi) -> anyhow::Result<Child>,
     event: Value,
@@ -651,7 +657,7 @@ fn event_of(case: &FunctionCase, webhook: &Webhook) -> (Value, usize) {
     (event, webhook.body.len())
 }
 
-/// The `outcome` of a function's API Gateway response, or a description of the failure.
+/// Returns the `outcome` of a function's API Gateway response, or describes the failure.
 fn outcome_of(answer: &Answer) -> String {
     if answer.error {
         return format!("error: {}", answer.body);
@@ -671,7 +677,7 @@ fn outcome_of(answer: &Answer) -> String {
 fn expect_processed(answer: &Answer) -> anyhow::Result<()> {
     let outcome = outcome_of(answer);
     if outcome != "processed" {
-        bail!("the function answered {outcome} instead of a synced edit");
+        bail!("the function returned {outcome} instead of a synced edit");
     }
     Ok(())
 }

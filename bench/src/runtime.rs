@@ -16,10 +16,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
-/// How long a function has for one invocation, as Lambda's deadline header tells it.
+/// How long a function has for one invocation, sent in Lambda's deadline header.
 const INVOCATION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the function answered to one invocation.
+/// The function's response to one invocation.
 #[derive(Debug)]
 pub struct Answer {
     /// The response document (an API Gateway v2 response), or the error document.
@@ -27,7 +27,7 @@ pub struct Answer {
     pub error: bool,
     /// When the function fetched the event with `next`.
     pub fetched_at: Instant,
-    /// When its answer arrived.
+    /// When its response arrived.
     pub answered_at: Instant,
 }
 

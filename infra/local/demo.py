@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -179,6 +180,48 @@ def step(text):
     print(f"\n== {text}")
 
 
+def refresh_servicenow_token(secrets):
+    """Register a ServiceNow instance whose access token expires in 60 s, then run the refresher once."""
+    form = urllib.parse.urlencode({
+        "grant_type": "password", "username": "proxysync.bot", "password": "sandbox-servicenow-password-bot",
+        "client_id": "sandbox-servicenow-client", "client_secret": "sandbox-servicenow-client-secret",
+    }).encode()
+    status, tokens = http("POST", f"{SANDBOX}/servicenow/oauth_token.do", form,
+                          {"content-type": "application/x-www-form-urlencoded"})
+    if status != 200:
+        sys.exit(f"the sandbox refused the ServiceNow sign-in: {status} {tokens}")
+    value = {
+        "client_id": "sandbox-servicenow-client", "client_secret": "sandbox-servicenow-client-secret",
+        "refresh_token": tokens["refresh_token"], "access_token": tokens["access_token"],
+        "access_token_expires_at": int(time.time()) + int(tokens["expires_in"]),
+        "webhook_secret": "sandbox-servicenow-webhook-secret",
+    }
+    secret_id = "proxysync/acme-servicenow"
+    try:
+        secrets.create_secret(Name=secret_id, SecretString=json.dumps(value))
+    except secrets.exceptions.ResourceExistsException:
+        secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+    print(proxysync("instance", "add", "--id", "acme-servicenow", "--tracker", "servicenow",
+                    "--base-url", f"{SANDBOX}/servicenow", "--secret", secret_id))
+    # Pretend time passed: the stored token now expires within the refresher's 15-minute margin.
+    value["access_token_expires_at"] = int(time.time()) + 60
+    secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+    print("the stored access token expires in 60 s; invoking token-refresher once:")
+    result = subprocess.run(
+        [str(VENV_BIN / "cargo-lambda"), "lambda", "invoke", "token-refresher", "-A", "127.0.0.1", "-P", str(LAMBDA_PORT),
+         "--data-file", "events/scheduled/eventbridge.json"],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        sys.exit(f"token-refresher failed: {result.stderr or result.stdout}")
+    print(f"  token-refresher answered: {result.stdout.strip()[:300]}")
+    stored = json.loads(secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"])
+    left = stored["access_token_expires_at"] - int(time.time())
+    renewed = stored["access_token"] != tokens["access_token"]
+    print(f"  secret {secret_id}: new access token {'stored' if renewed else 'NOT stored'}, expires in {left} s")
+    if not renewed or left <= 60:
+        sys.exit("the token refresher did not renew the ServiceNow access token")
+
+
 def check_ports_free():
     for name, port, variable in [("moto_server", MOTO_PORT, "MOTO_PORT"), ("tracker-sandbox", SANDBOX_PORT, None),
                                  ("cargo lambda watch", LAMBDA_PORT, "LAMBDA_PORT")]:
@@ -191,7 +234,8 @@ def check_ports_free():
 def main(keep_running):
     check_ports_free()
     print("compiling proxysync, the sandbox and the functions (the first run takes several minutes)", flush=True)
-    subprocess.run(["cargo", "build", "-p", "proxysync", "-p", "tracker-sandbox", "-p", "github-webhook", "-p", "jira-webhook"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "-p", "proxysync", "-p", "tracker-sandbox", "-p", "github-webhook", "-p", "jira-webhook",
+                    "-p", "token-refresher"], cwd=ROOT, check=True)
 
     step("starting moto's server, the tracker sandbox and the functions (cargo lambda watch)")
     start("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)])
@@ -273,6 +317,9 @@ def main(keep_running):
     for link in state["jira"]["remote_links"]:
         print(f"  remote link: {link['title']} {link['url']}")
     print(f"  {len(state['jira']['comments'])} comments")
+
+    step("ServiceNow with OAuth: the token refresher renews an access token before it expires")
+    refresh_servicenow_token(secrets)
 
     step("proxysync explain, offline: what would a webhook do?")
     print(proxysync("explain", "--tracker", "jira", "--instance", "acme-jira",

@@ -120,7 +120,7 @@ impl Stack {
     }
 
     /// Delivers recorded webhooks of every tracker until none are left, at most `rounds`
-    /// times, and returns each tracker with the answer. Panics on a sync loop.
+    /// times, and returns each tracker with the pipeline response. Panics on a sync loop.
     pub async fn pump_any_until_quiet(&self, rounds: usize) -> Vec<(String, WebhookResponse)> {
         let mut all = Vec::new();
         for _ in 0..rounds {
@@ -164,7 +164,7 @@ pub fn outcomes(answers: &[(String, WebhookResponse)]) -> Vec<String> {
     list
 }
 
-/// Sends a REST call to a sandbox tracker and returns the status and the JSON answer.
+/// Sends a REST call to a sandbox tracker and returns the status and the JSON response.
 pub async fn call(
     request: reqwest::RequestBuilder,
     body: Option<Value>,

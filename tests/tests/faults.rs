@@ -1,8 +1,8 @@
-//! Fault injection: tracker errors, rate limits, timeouts, refused connections and truncated
-//! responses from the sandbox; DynamoDB and Secrets Manager throttled or unreachable through
-//! a proxy in front of moto, or with a private moto server stopped; and an invocation cut off
-//! mid-sync. After each fault clears, both trackers must hold what they would hold had it
-//! never happened: every event applied exactly once, and nothing left parked.
+//! Fault injection. The sandbox injects tracker errors, rate limits, timeouts and truncated
+//! responses, and an instance points at a closed port. A proxy in front of moto throttles or
+//! cuts off DynamoDB and Secrets Manager, a private moto server is stopped, and an invocation
+//! is cut off mid-sync. After each fault clears, both trackers must contain what they would
+//! contain had it never happened: every event applied exactly once, and nothing left parked.
 
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ enum Origin {
 }
 
 impl Origin {
-    /// The sandbox tracker that receives the create, and the path of the create call.
+    /// Returns the sandbox tracker that receives the create, and the path of the create call.
     fn target(self) -> (&'static str, &'static str) {
         match self {
             Origin::Github => ("jira", JIRA_CREATE),
@@ -60,7 +60,7 @@ impl Origin {
     }
 }
 
-/// A fault on the create call of `origin`'s target.
+/// Returns a fault on the create call of `origin`'s target.
 fn create_fault(origin: Origin, status: u16, times: u32) -> Fault {
     let (tracker, path) = origin.target();
     Fault {
@@ -73,7 +73,7 @@ fn create_fault(origin: Origin, status: u16, times: u32) -> Fault {
     }
 }
 
-/// The statuses the target answered to the create calls of `origin`, in order, from the
+/// Returns the statuses the target sent for the create calls of `origin`, in order, from the
 /// `from`-th logged request on.
 fn create_statuses(stack: &Stack, origin: Origin, from: usize) -> Vec<u16> {
     let (tracker, path) = origin.target();
@@ -182,7 +182,7 @@ fn jira_summary(stack: &Stack, key: &str) -> String {
         .clone()
 }
 
-/// The stored status of a delivery claim (`in_progress`, `done`, `parked`), or `None`.
+/// Reads the stored status of a delivery claim (`in_progress`, `done`, `parked`).
 async fn delivery_status(stack: &Stack, webhook: &RecordedWebhook) -> Option<String> {
     let id = webhook.header("X-GitHub-Delivery").expect("delivery id");
     let item = stack
@@ -203,7 +203,7 @@ fn string(value: String) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::S(value)
 }
 
-/// A budget that fits one retry after a server error (backoff of 0.8 to 1.2 s) but no more.
+/// Returns a budget that fits one retry after a server error (backoff of 0.8 to 1.2 s) but no more.
 fn short_budget() -> StackOptions {
     StackOptions {
         sync_budget: Duration::from_millis(3000),
@@ -243,7 +243,7 @@ async fn max_retry_after_parks_then_replays() {
     huge_retry_after_cycle("18446744073709551615").await;
 }
 
-/// Answers the creates in both directions with 429 and `retry_after` seconds, which is past
+/// Rejects the creates in both directions with 429 and `retry_after` seconds, which is past
 /// any budget: the event must be parked at once and applied once on replay.
 async fn huge_retry_after_cycle(retry_after: &str) {
     let stack = Stack::start_with(short_budget()).await;
@@ -369,7 +369,7 @@ async fn truncated_read_is_retried() {
 }
 
 // NOTE: fails today. A create whose response is cut short is sent again, and the target
-// then holds two issues, because the HTTP client retries every failed read, POST included.
+// then contains two issues, because the HTTP client retries every failed read, POST included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the client retries a POST whose response was cut short, creating the issue twice"]
 async fn truncated_create_creates_once() {

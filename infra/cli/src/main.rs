@@ -76,7 +76,7 @@ struct InstanceAddArgs {
     /// The instance id, the `{instance}` in the webhook URL.
     #[arg(long)]
     id: String,
-    /// The tracker kind: github or jira-cloud.
+    /// The tracker kind, such as github, jira-cloud or servicenow.
     #[arg(long)]
     tracker: String,
     /// The API base URL, such as https://api.github.com or https://acme.atlassian.net.
@@ -85,6 +85,26 @@ struct InstanceAddArgs {
     /// The Secrets Manager secret id holding the proxy credentials and the webhook secret.
     #[arg(long)]
     secret: String,
+    /// A tracker-specific instance option as KEY=VALUE; VALUE is read as JSON when it parses, else as text. Repeatable.
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+}
+
+/// Parses `--option KEY=VALUE` arguments into the instance's options map.
+fn parse_options(options: &[String]) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut map = serde_json::Map::new();
+    for option in options {
+        let (key, value) = option
+            .split_once('=')
+            .filter(|(key, _)| !key.is_empty())
+            .ok_or_else(|| {
+                anyhow!("invalid --option {option:?}: expected KEY=VALUE, such as table=incident")
+            })?;
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        map.insert(key.to_owned(), value);
+    }
+    Ok(map)
 }
 
 #[derive(Subcommand)]
@@ -245,8 +265,9 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
         base_url: args.base_url,
         secret: args.secret,
         proxy: None,
-        options: Default::default(),
+        options: parse_options(&args.options)?,
     };
+    check_tracker_options(&mut instance)?;
     Config {
         instances: vec![instance.clone()],
         connections: Vec::new(),
@@ -266,6 +287,24 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
     instance.proxy = Some(proxy);
     pipeline.store().put_instance(&instance).await?;
     Ok(())
+}
+
+/// Checks the options that Salesforce and HP ALM/QC instances need, and fills in the Salesforce
+/// session timeout (the token's lifetime) when it is not given.
+fn check_tracker_options(instance: &mut Instance) -> Result<()> {
+    use proxysync_core::trackers::{hp_alm, salesforce};
+    let checked = match instance.tracker {
+        TrackerKind::Salesforce => {
+            instance
+                .options
+                .entry("session_timeout_secs")
+                .or_insert(serde_json::json!(salesforce::DEFAULT_SESSION_TIMEOUT_SECS));
+            salesforce::check_options(&instance.options)
+        }
+        TrackerKind::HpAlm => hp_alm::check_options(&instance.options),
+        _ => Ok(()),
+    };
+    checked.map_err(|message| anyhow!("instance {}: {message}", instance.id))
 }
 
 /// Fetches an access token for an OAuth instance whose secret holds none that lasts, so

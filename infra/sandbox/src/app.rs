@@ -20,6 +20,8 @@ pub(crate) struct Urls {
     pub(crate) github_web: String,
     /// The Jira site base, like https://acme.atlassian.net.
     pub(crate) jira: String,
+    /// The Azure DevOps base, like https://dev.azure.com (organizations are paths below it).
+    pub(crate) azure_devops: String,
     /// The Zendesk account base, like https://acme.zendesk.com.
     pub(crate) zendesk: String,
     /// The Jira Data Center server base, like https://jira.acme.example.
@@ -38,6 +40,7 @@ impl Urls {
             github_api: format!("{base}/github"),
             github_web: format!("{base}/github-web"),
             jira: format!("{base}/jira"),
+            azure_devops: format!("{base}/azure-devops"),
             zendesk: format!("{base}/zendesk"),
             jira_dc: format!("{base}/jira-dc"),
             servicenow: format!("{base}/servicenow"),
@@ -83,6 +86,7 @@ pub(crate) struct Shared {
     pub(crate) rate_limits: RateLimits,
     pub(crate) forwarders: Forwarders,
     pub(crate) ops: crate::ops::OpsState,
+    pub(crate) azure_devops: crate::azure_devops::AzureStore,
     pub(crate) zendesk: crate::zendesk::ZendeskStore,
     pub(crate) jira_dc: crate::jira_dc::DcStore,
     pub(crate) servicenow: crate::servicenow::SnStore,
@@ -103,6 +107,7 @@ impl Default for Shared {
             rate_limits: RateLimits::default(),
             forwarders: Forwarders::default(),
             ops: crate::ops::OpsState::default(),
+            azure_devops: Default::default(),
             zendesk: Default::default(),
             jira_dc: Default::default(),
             servicenow: Default::default(),
@@ -126,6 +131,7 @@ impl Shared {
     /// clocks keep running so that timestamps never go backwards.
     pub(crate) fn reset(&mut self) {
         self.store = Store::default();
+        self.azure_devops.reset();
         self.zendesk.reset();
         self.jira_dc.reset();
         self.servicenow.reset();

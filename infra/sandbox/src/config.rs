@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct SandboxConfig {
     pub github: GithubConfig,
     pub jira: JiraConfig,
+    #[serde(default = "crate::azure_devops::AzureDevopsConfig::demo")]
+    pub azure_devops: crate::azure_devops::AzureDevopsConfig,
     #[serde(default = "crate::zendesk::ZendeskConfig::demo")]
     pub zendesk: crate::zendesk::ZendeskConfig,
     #[serde(default = "crate::jira_dc::JiraDcConfig::demo")]
@@ -105,6 +107,7 @@ impl SandboxConfig {
                 projects: vec!["SUP".to_owned(), "HR".to_owned()],
                 webhook_secret: "sandbox-jira-webhook-secret".to_owned(),
             },
+            azure_devops: crate::azure_devops::AzureDevopsConfig::demo(),
             zendesk: crate::zendesk::ZendeskConfig::demo(),
             jira_dc: crate::jira_dc::JiraDcConfig::demo(),
             servicenow: crate::servicenow::ServicenowConfig::demo(),

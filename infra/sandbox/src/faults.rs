@@ -138,6 +138,7 @@ pub(crate) fn respond(fault: &Fault, tracker: Tracker, user_id: Option<&str>) ->
         .or_else(|| default_body(tracker, status, user_id));
     let mut response = match (body, tracker) {
         (Some(body), Tracker::Github) => github_json(status, &body),
+        (Some(body), Tracker::AzureDevops) => crate::azure_devops::json_response(status, &body),
         (Some(body), Tracker::Zendesk) => crate::zendesk::json_response(status, &body),
         (Some(body), Tracker::Jira | Tracker::JiraDc) => jira_json(status, &body),
         (Some(body), Tracker::Servicenow) => crate::servicenow::json_response(status, &body),
@@ -186,6 +187,7 @@ fn default_body(tracker: Tracker, status: StatusCode, user_id: Option<&str>) -> 
         Tracker::Servicenow => crate::servicenow::fault_body(status),
         Tracker::Salesforce => crate::salesforce::fault_body(status),
         Tracker::HpAlm => crate::hp_alm::fault_body(status),
+        Tracker::AzureDevops => crate::azure_devops::error_body("VssServiceException", reason),
         Tracker::Zendesk => json!({"error": reason, "description": reason}),
         Tracker::Jira | Tracker::JiraDc => {
             let message = if status == StatusCode::TOO_MANY_REQUESTS {

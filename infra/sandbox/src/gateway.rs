@@ -22,6 +22,7 @@ use crate::webhooks::Tracker;
 enum Identity {
     Github(Result<GithubUser, crate::github::error::GithubError>),
     Jira(Result<JiraUser, crate::jira::error::JiraError>),
+    AzureDevops(Result<crate::azure_devops::AzureDevopsUser, crate::azure_devops::AzureError>),
     Zendesk(Result<crate::zendesk::ZendeskUser, crate::zendesk::ZendeskError>),
     JiraDc(Result<crate::jira_dc::JiraDcUser, crate::jira::error::JiraError>),
     Servicenow(Result<Option<crate::servicenow::ServicenowUser>, crate::servicenow::SnError>),
@@ -34,6 +35,7 @@ impl Identity {
         match self {
             Identity::Github(Ok(user)) => Some(user.id.to_string()),
             Identity::Jira(Ok(user)) => Some(user.account_id.clone()),
+            Identity::AzureDevops(Ok(user)) => Some(user.id.clone()),
             Identity::Zendesk(Ok(user)) => Some(user.id.to_string()),
             Identity::JiraDc(Ok(user)) => Some(user.key.clone()),
             Identity::Servicenow(Ok(Some(user))) => Some(user.sys_id.clone()),
@@ -72,6 +74,10 @@ pub(crate) async fn gateway(
         )),
         Tracker::Jira => Identity::Jira(crate::jira::auth::authenticate(
             &app.config.jira,
+            request.headers(),
+        )),
+        Tracker::AzureDevops => Identity::AzureDevops(crate::azure_devops::authenticate(
+            &app.config.azure_devops,
             request.headers(),
         )),
         Tracker::Zendesk => Identity::Zendesk(crate::zendesk::authenticate(
@@ -134,6 +140,13 @@ pub(crate) async fn gateway(
                 request.extensions_mut().insert(JiraCaller(user));
                 next.run(request).await
             }
+            Identity::AzureDevops(Ok(user)) => {
+                request
+                    .extensions_mut()
+                    .insert(crate::azure_devops::AzureCaller(user));
+                next.run(request).await
+            }
+            Identity::AzureDevops(Err(error)) => error.into_response(),
             Identity::Zendesk(Ok(user)) => {
                 request
                     .extensions_mut()
@@ -192,6 +205,8 @@ fn tracker_of(path: &str) -> Option<Tracker> {
         Some(Tracker::Github)
     } else if under("/jira") {
         Some(Tracker::Jira)
+    } else if under("/azure-devops") {
+        Some(Tracker::AzureDevops)
     } else if under("/zendesk") {
         Some(Tracker::Zendesk)
     } else if under("/jira-dc") {

@@ -17,6 +17,7 @@ mod gateway;
 mod github;
 mod hp_alm;
 mod jira;
+mod azure_devops;
 mod zendesk;
 mod jira_dc;
 mod ops;
@@ -40,6 +41,9 @@ use tokio::task::JoinHandle;
 pub use config::{GithubConfig, GithubUser, JiraConfig, JiraUser, SandboxConfig};
 pub use faults::Fault;
 pub use hp_alm::{HpAlmAudit, HpAlmConfig, HpAlmControl, HpAlmDefect, HpAlmUser};
+pub use azure_devops::{
+    AzureComment, AzureDevopsConfig, AzureDevopsState, AzureDevopsUser, AzureWorkItem,
+};
 pub use zendesk::{ZendeskComment, ZendeskConfig, ZendeskState, ZendeskTicket, ZendeskUser};
 pub use jira_dc::{
     JiraDcComment, JiraDcConfig, JiraDcIssue, JiraDcRemoteLink, JiraDcState, JiraDcUser,
@@ -147,6 +151,19 @@ impl Sandbox {
     /// Returns the Jira site base URL, the sandbox's https://your-site.atlassian.net.
     pub fn jira_url(&self) -> String {
         self.app.urls.jira.clone()
+    }
+
+    /// Returns the Azure DevOps organization URL, the sandbox's https://dev.azure.com/acme.
+    pub fn azure_devops_url(&self) -> String {
+        format!(
+            "{}/{}",
+            self.app.urls.azure_devops, self.app.config.azure_devops.organization
+        )
+    }
+
+    /// Returns a copy of the Azure DevOps work items and comments.
+    pub fn azure_devops_state(&self) -> AzureDevopsState {
+        self.app.lock().azure_devops.state.clone()
     }
 
     /// Returns the Zendesk account base URL.
@@ -293,6 +310,7 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .nest("/github", github::router())
         .nest("/jira", jira::router())
+        .nest("/azure-devops", azure_devops::router())
         .nest("/zendesk", zendesk::router())
         .nest("/jira-dc", jira_dc::router())
         .nest("/servicenow", servicenow::router())

@@ -29,7 +29,7 @@ pub struct Truncation {
     #[serde(default)]
     pub path_contains: Option<String>,
     /// Bytes of the body that are sent before the connection closes. A value at or above the
-    /// body's length sends all but its last byte, so every matching response is cut; an empty
+    /// body's length sends all but its last byte, so every matching response is cut. An empty
     /// body cannot be cut and is sent as it is.
     #[serde(default)]
     pub keep_bytes: usize,

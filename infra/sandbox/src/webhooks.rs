@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 pub enum Tracker {
     Github,
     Jira,
+    #[serde(rename = "azure-devops")]
+    AzureDevops,
     Zendesk,
     #[serde(rename = "jira-dc")]
     JiraDc,
@@ -33,6 +35,7 @@ impl Tracker {
         match self {
             Tracker::Github => "github",
             Tracker::Jira => "jira",
+            Tracker::AzureDevops => "azure-devops",
             Tracker::Zendesk => "zendesk",
             Tracker::JiraDc => "jira-dc",
             Tracker::Servicenow => "servicenow",
@@ -55,6 +58,7 @@ impl FromStr for Tracker {
         match value.to_ascii_lowercase().as_str() {
             "github" => Ok(Tracker::Github),
             "jira" => Ok(Tracker::Jira),
+            "azure-devops" => Ok(Tracker::AzureDevops),
             "zendesk" => Ok(Tracker::Zendesk),
             "jira-dc" => Ok(Tracker::JiraDc),
             "servicenow" => Ok(Tracker::Servicenow),
@@ -131,6 +135,7 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Forwarders {
     github: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     jira: Option<mpsc::UnboundedSender<RecordedWebhook>>,
+    azure_devops: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     zendesk: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     jira_dc: Option<mpsc::UnboundedSender<RecordedWebhook>>,
     servicenow: Option<mpsc::UnboundedSender<RecordedWebhook>>,
@@ -145,6 +150,7 @@ impl Forwarders {
         match tracker {
             Tracker::Github => self.github = sender,
             Tracker::Jira => self.jira = sender,
+            Tracker::AzureDevops => self.azure_devops = sender,
             Tracker::Zendesk => self.zendesk = sender,
             Tracker::JiraDc => self.jira_dc = sender,
             Tracker::Servicenow => self.servicenow = sender,
@@ -158,6 +164,7 @@ impl Forwarders {
     pub(crate) fn send(&self, webhook: &RecordedWebhook) {
         let sender = match webhook.tracker.as_str() {
             "github" => &self.github,
+            "azure-devops" => &self.azure_devops,
             "zendesk" => &self.zendesk,
             "jira-dc" => &self.jira_dc,
             "servicenow" => &self.servicenow,

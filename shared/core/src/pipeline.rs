@@ -209,7 +209,8 @@ impl Pipeline {
             base_url: &instance.base_url,
             module,
         };
-        Ok(Api::new(self.http.clone(), target, auth, deadline).with_options(instance.options.clone()))
+        Ok(Api::new(self.http.clone(), target, auth, deadline)
+            .with_options(instance.options.clone()))
     }
 
     /// Asks the tracker which account the instance's credentials belong to.

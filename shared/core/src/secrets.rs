@@ -238,7 +238,10 @@ impl Secrets {
             self.cache
                 .lock()
                 .expect("secret cache lock poisoned")
-                .insert(secret_id.to_owned(), (Instant::now(), Arc::new(credentials)));
+                .insert(
+                    secret_id.to_owned(),
+                    (Instant::now(), Arc::new(credentials)),
+                );
         }
         Ok(SecretWrite::Written { version_id })
     }
@@ -246,6 +249,8 @@ impl Secrets {
     /// Returns the cached credentials of `secret_id` without reading, whatever their age.
     pub fn cached(&self, secret_id: &str) -> Option<Arc<Credentials>> {
         let cache = self.cache.lock().expect("secret cache lock poisoned");
-        cache.get(secret_id).map(|(_, credentials)| credentials.clone())
+        cache
+            .get(secret_id)
+            .map(|(_, credentials)| credentials.clone())
     }
 }

@@ -726,7 +726,9 @@ impl Store {
             .item("holder", s(holder))
             .item("lease_until", n(until_ms))
             .item("expires_at", n(until_ms / 1000 + 3600))
-            .condition_expression("attribute_not_exists(pk) OR lease_until < :now OR holder = :holder")
+            .condition_expression(
+                "attribute_not_exists(pk) OR lease_until < :now OR holder = :holder",
+            )
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":holder", s(holder))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)

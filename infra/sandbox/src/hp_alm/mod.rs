@@ -197,6 +197,29 @@ fn alm_now() -> String {
         .unwrap_or_default()
 }
 
+/// An error answer in ALM's shape, small enough to return in a `Result`.
+struct AlmError {
+    status: StatusCode,
+    id: &'static str,
+    title: String,
+}
+
+impl AlmError {
+    fn new(status: StatusCode, id: &'static str, title: &str) -> Self {
+        AlmError {
+            status,
+            id,
+            title: title.to_owned(),
+        }
+    }
+}
+
+impl IntoResponse for AlmError {
+    fn into_response(self) -> Response {
+        exception(self.status, self.id, &self.title)
+    }
+}
+
 fn exception(status: StatusCode, id: &str, title: &str) -> Response {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><QCRestException><Id>{id}</Id><Title>{}</Title></QCRestException>",
@@ -228,9 +251,9 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The signed-in user of a REST call; writes also need the session's `X-XSRF-TOKEN`.
-fn session_user(app: &App, headers: &HeaderMap, write: bool) -> Result<String, Response> {
+fn session_user(app: &App, headers: &HeaderMap, write: bool) -> Result<String, AlmError> {
     let unauthorized = || {
-        exception(
+        AlmError::new(
             StatusCode::UNAUTHORIZED,
             "qccore.session-has-expired",
             "Session has expired or you are not signed in",
@@ -253,7 +276,7 @@ fn session_user(app: &App, headers: &HeaderMap, write: bool) -> Result<String, R
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if sent != xsrf {
-            return Err(exception(
+            return Err(AlmError::new(
                 StatusCode::UNAUTHORIZED,
                 "qccore.xsrf-token-invalid",
                 "The X-XSRF-TOKEN header is missing or invalid",
@@ -263,7 +286,7 @@ fn session_user(app: &App, headers: &HeaderMap, write: bool) -> Result<String, R
     Ok(user)
 }
 
-fn member(app: &App, user: &str, project: &str) -> Result<(), Response> {
+fn member(app: &App, user: &str, project: &str) -> Result<(), AlmError> {
     let allowed = app
         .config
         .hp_alm
@@ -273,7 +296,7 @@ fn member(app: &App, user: &str, project: &str) -> Result<(), Response> {
     if allowed {
         Ok(())
     } else {
-        Err(exception(
+        Err(AlmError::new(
             StatusCode::FORBIDDEN,
             "qccore.project-access-denied",
             &format!("User {user} is not assigned to project {project}"),
@@ -374,7 +397,7 @@ async fn is_authenticated(State(app): State<Arc<App>>, headers: HeaderMap) -> Re
             format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><AuthenticationInfo><Username>{}</Username></AuthenticationInfo>", escape(&user)),
         )
             .into_response(),
-        Err(response) => response,
+        Err(error) => error.into_response(),
     }
 }
 
@@ -389,9 +412,9 @@ fn entity_json(defect: &HpAlmDefect, fields: Option<&[&str]>) -> Value {
     json!({"Type": "defect", "Fields": list})
 }
 
-fn fields_of(body: &Bytes) -> Result<HashMap<String, String>, Response> {
+fn fields_of(body: &Bytes) -> Result<HashMap<String, String>, AlmError> {
     let value: Value = serde_json::from_slice(body).map_err(|_| {
-        exception(
+        AlmError::new(
             StatusCode::BAD_REQUEST,
             "qccore.invalid-entity",
             "The request body is not a JSON entity",
@@ -437,10 +460,10 @@ async fn query(
     let project = format!("{domain}/{project}");
     let user = match session_user(&app, &headers, false) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
-    if let Err(response) = member(&app, &user, &project) {
-        return response;
+    if let Err(error) = member(&app, &user, &project) {
+        return error.into_response();
     }
     let from = params
         .get("query")
@@ -484,14 +507,14 @@ async fn create(
     let project = format!("{domain}/{project}");
     let user = match session_user(&app, &headers, true) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
-    if let Err(response) = member(&app, &user, &project) {
-        return response;
+    if let Err(error) = member(&app, &user, &project) {
+        return error.into_response();
     }
     let fields = match fields_of(&body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     for required in ["name", "severity", "detected-by", "creation-time"] {
         if fields.get(required).is_none_or(String::is_empty) {
@@ -522,10 +545,10 @@ async fn read(
     let project = format!("{domain}/{project}");
     let user = match session_user(&app, &headers, false) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
-    if let Err(response) = member(&app, &user, &project) {
-        return response;
+    if let Err(error) = member(&app, &user, &project) {
+        return error.into_response();
     }
     let wanted: Option<Vec<&str>> = params.get("fields").map(|f| f.split(',').collect());
     let shared = app.lock();
@@ -553,14 +576,14 @@ async fn update(
     let project = format!("{domain}/{project}");
     let user = match session_user(&app, &headers, true) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
-    if let Err(response) = member(&app, &user, &project) {
-        return response;
+    if let Err(error) = member(&app, &user, &project) {
+        return error.into_response();
     }
     let fields = match fields_of(&body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let mut shared = app.lock();
     match shared.hp_alm.write(&user, &project, Some(id), fields) {
@@ -578,10 +601,10 @@ async fn audits(
     let project = format!("{domain}/{project}");
     let user = match session_user(&app, &headers, false) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
-    if let Err(response) = member(&app, &user, &project) {
-        return response;
+    if let Err(error) = member(&app, &user, &project) {
+        return error.into_response();
     }
     let query = params.get("query").cloned().unwrap_or_default();
     let parent: Option<u64> = query.find("parent-id[").and_then(|at| {

@@ -17,7 +17,7 @@ use crate::clock::jira_timestamp;
 use crate::jira::error::{JiraError, json_response};
 use crate::jira::{WORKFLOW, parse_object};
 
-/// Project permissions that `mypermissions` knows, with their display names.
+/// Project permissions that `mypermissions` reports, with their display names.
 const PERMISSIONS: [(&str, &str); 16] = [
     ("BROWSE_PROJECTS", "Browse Projects"),
     ("CREATE_ISSUES", "Create Issues"),
@@ -72,12 +72,12 @@ pub(crate) async fn my_permissions(
             format!("No project could be found with key '{project}'."),
         ));
     }
-    let wanted: Vec<&str> = match query.get("permissions") {
+    let requested: Vec<&str> = match query.get("permissions") {
         Some(list) => list.split(',').map(str::trim).collect(),
         None => PERMISSIONS.iter().map(|(key, _)| *key).collect(),
     };
     let mut permissions = Map::new();
-    for key in wanted {
+    for key in requested {
         let Some((key, name)) = PERMISSIONS.iter().find(|(known, _)| *known == key) else {
             return Err(JiraError::message(
                 StatusCode::BAD_REQUEST,

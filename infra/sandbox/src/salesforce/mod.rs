@@ -125,6 +125,19 @@ fn errors(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// An error answer in Salesforce's shape, small enough to return in a `Result`.
+struct SfError {
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+}
+
+impl IntoResponse for SfError {
+    fn into_response(self) -> Response {
+        errors(self.status, self.code, self.message)
+    }
+}
+
 /// The default error body of an injected fault, in Salesforce's shape.
 pub(crate) fn fault_body(status: StatusCode) -> Value {
     let code = if status == StatusCode::FORBIDDEN {
@@ -135,7 +148,7 @@ pub(crate) fn fault_body(status: StatusCode) -> Value {
     json!([{"message": status.canonical_reason().unwrap_or("Error"), "errorCode": code}])
 }
 
-fn caller(app: &App, headers: &HeaderMap) -> Result<SalesforceUser, Response> {
+fn caller(app: &App, headers: &HeaderMap) -> Result<SalesforceUser, SfError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -151,12 +164,10 @@ fn caller(app: &App, headers: &HeaderMap) -> Result<SalesforceUser, Response> {
                 .find(|u| u.id == id)
                 .cloned()
         })
-        .ok_or_else(|| {
-            errors(
-                StatusCode::UNAUTHORIZED,
-                "INVALID_SESSION_ID",
-                "Session expired or invalid",
-            )
+        .ok_or(SfError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "INVALID_SESSION_ID",
+            message: "Session expired or invalid",
         })
 }
 
@@ -213,7 +224,7 @@ async fn token(State(app): State<Arc<App>>, body: Bytes) -> Response {
 async fn userinfo(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match caller(&app, &headers) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let org = &app.config.salesforce.organization_id;
     axum::Json(json!({
@@ -232,21 +243,21 @@ async fn describe(
     headers: HeaderMap,
     Path((_, kind)): Path<(String, String)>,
 ) -> Response {
-    if let Err(response) = caller(&app, &headers) {
-        return response;
+    if let Err(error) = caller(&app, &headers) {
+        return error.into_response();
     }
     axum::Json(json!({"name": kind, "createable": true, "updateable": true, "deletable": true}))
         .into_response()
 }
 
-fn object(body: &Bytes) -> Result<Map<String, Value>, Response> {
+fn object(body: &Bytes) -> Result<Map<String, Value>, SfError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => Ok(fields),
-        _ => Err(errors(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            "The request body is not a JSON object",
-        )),
+        _ => Err(SfError {
+            status: StatusCode::BAD_REQUEST,
+            code: "JSON_PARSER_ERROR",
+            message: "The request body is not a JSON object",
+        }),
     }
 }
 
@@ -258,11 +269,11 @@ async fn create(
 ) -> Response {
     let user = match caller(&app, &headers) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let fields = match object(&body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     if kind == "Case"
         && fields
@@ -319,8 +330,8 @@ async fn read(
     headers: HeaderMap,
     Path((_, kind, id)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(response) = caller(&app, &headers) {
-        return response;
+    if let Err(error) = caller(&app, &headers) {
+        return error.into_response();
     }
     let shared = app.lock();
     match shared
@@ -346,11 +357,11 @@ async fn update(
 ) -> Response {
     let user = match caller(&app, &headers) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let fields = match object(&body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let mut shared = app.lock();
     let Some(record) = shared
@@ -384,8 +395,8 @@ async fn remove(
     headers: HeaderMap,
     Path((_, kind, id)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(response) = caller(&app, &headers) {
-        return response;
+    if let Err(error) = caller(&app, &headers) {
+        return error.into_response();
     }
     let mut shared = app.lock();
     let before = shared.salesforce.records.len();

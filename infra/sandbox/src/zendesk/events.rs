@@ -13,7 +13,7 @@ use crate::webhooks::{RecordedWebhook, Tracker};
 /// The id of the one webhook that the sandbox account delivers to.
 const WEBHOOK_ID: &str = "01JSANDBOX0000000000000000";
 
-/// What one ticket write changed.
+/// A change that one ticket write made.
 pub(crate) enum TicketChange {
     Created,
     Subject {

@@ -5,7 +5,7 @@
 //! rest: nothing outside it depends on ALM.
 //!
 //! The instance's `base_url` is the server's `qcbin` URL, such as `https://alm.example.com/qcbin`.
-//! The secret holds the proxy user's `username` and `password`; every call runs in a session
+//! The secret contains the proxy user's `username` and `password`. Every call runs in a session
 //! opened with them (the authentication point, then a site session) whose cookies travel as
 //! sensitive headers. A connection endpoint's `project` is `DOMAIN/PROJECT`; issue ids are
 //! `DOMAIN/PROJECT/{defect id}`. Instance options: `projects` (every `DOMAIN/PROJECT` the proxy
@@ -222,9 +222,11 @@ pub fn append_comment(existing: &str, user: &str, date: &str, html: &str) -> Str
     }
 }
 
+/// The session headers of one signed-in user, with the time of the sign-in.
+type Session = (std::time::Instant, Vec<(String, SecretString)>);
+
 /// Signed-in sessions by base URL and user, reused while warm.
-static SESSIONS: Mutex<Option<HashMap<String, (std::time::Instant, Vec<(String, SecretString)>)>>> =
-    Mutex::new(None);
+static SESSIONS: Mutex<Option<HashMap<String, Session>>> = Mutex::new(None);
 
 fn session_key(api: &Api) -> String {
     format!(
@@ -299,7 +301,7 @@ pub async fn session(api: &Api) -> Result<Api, TargetError> {
     Ok(api.with_auth(Auth::Headers(headers)))
 }
 
-/// Runs `call` in a session, signing in again once when ALM answers 401 (an expired session).
+/// Runs `call` in a session, signing in again once when ALM returns 401 (an expired session).
 ///
 /// # Errors
 /// The sign-in or the call failed.
@@ -646,7 +648,7 @@ mod tests {
             "{first}"
         );
         let second = append_comment(&first, "sync_proxy", "2024-05-03", "<p>two</p>");
-        assert_eq!(second.matches("________").count(), 1, "{second}");
+        assert_eq!(second.matches(COMMENT_SEPARATOR).count(), 1, "{second}");
         assert!(second.ends_with("</div></body></html>"), "{second}");
         assert!(second.find("one").unwrap() < second.find("two").unwrap());
     }

@@ -1,5 +1,6 @@
 //! The tracker modules this build supports.
 
+pub mod azure_devops;
 pub mod github;
 pub mod hp_alm;
 pub mod jira;
@@ -26,9 +27,9 @@ pub fn module(kind: TrackerKind) -> Option<&'static dyn TrackerModule> {
         TrackerKind::JiraCloud => Some(&jira::JiraCloud),
         TrackerKind::JiraDc => Some(&jira_dc::JiraDc),
         TrackerKind::Zendesk => Some(&zendesk::Zendesk),
+        TrackerKind::AzureDevops => Some(&azure_devops::AzureDevops),
         TrackerKind::Servicenow => Some(&servicenow::Servicenow),
         TrackerKind::Salesforce => Some(&salesforce::Salesforce),
         TrackerKind::HpAlm => Some(&hp_alm::HpAlm),
-        _ => None,
     }
 }

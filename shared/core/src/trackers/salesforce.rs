@@ -2,9 +2,9 @@
 //!
 //! A workflow rule or flow sends an Outbound Message with up to 100 notifications, each
 //! carrying the fields its definition selects. Outbound Messages are not signed, so a request
-//! is accepted only when the endpoint URL's `token` query parameter equals the secret's
-//! `webhook_secret`, its `OrganizationId` is the instance's org (option `organization_id`,
-//! 15 or 18 characters), and every notification's sObject type is listed in the option
+//! must pass three checks. The endpoint URL's `token` query parameter equals the secret's
+//! `webhook_secret`. Its `OrganizationId` is the instance's org (option `organization_id`,
+//! 15 or 18 characters). Every notification's sObject type is listed in the option
 //! `sobject_types` (default `Case`). The answer is the SOAP acknowledgement once every
 //! notification is synced, skipped or parked, and a SOAP fault otherwise, so Salesforce keeps
 //! redelivering the message for up to 24 hours.

@@ -524,8 +524,8 @@ fn status_for(project: &Endpoint, state: IssueState) -> String {
     .to_ascii_lowercase()
 }
 
-/// Whether comments written on this side are public replies; the endpoint option
-/// `public_comments` (false by default, so comments are private notes).
+/// Returns the endpoint option `public_comments`: whether text written on this side is a public
+/// reply. It is false by default, so proxysync writes private notes.
 fn public_comments(project: &Endpoint) -> bool {
     project
         .options
@@ -657,8 +657,8 @@ impl Target for Zendesk {
         issue: &IssueRef,
         body: &str,
     ) -> Result<String, TargetError> {
-        // NOTE: the target endpoint's `public_comments` option is not passed to this call, so
-        // comments are private notes; only the description of a created ticket follows it.
+        // NOTE: this call does not receive the target endpoint, so `public_comments` cannot
+        // apply and comments are private notes. Only a created ticket's description follows it.
         put_comment(api, issue, body, false).await
     }
 

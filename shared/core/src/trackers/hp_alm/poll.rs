@@ -1,9 +1,9 @@
 //! The HP ALM/QC poller: reads the defects changed since a watermark and feeds each change
 //! into the pipeline.
 //!
-//! Per instance and `DOMAIN/PROJECT` (the option `projects` and the projects of its
-//! connections), one run: takes a lease so overlapping runs never read the same page twice,
-//! signs in, and queries `defects` with `last-modified >= watermark - overlap`, ordered by
+//! A run handles each `DOMAIN/PROJECT` of an instance (the option `projects` and the projects
+//! of its connections). It takes a lease, so overlapping runs never read the same page twice.
+//! Then it signs in and queries `defects` with `last-modified >= watermark - overlap`, ordered by
 //! `last-modified` then `id`, a page at a time. `last-modified` is the server's local time at
 //! one-second precision, so the overlap re-reads the last seconds and the changes already
 //! handled there (kept with the watermark as `{id}@{bug-ver-stamp}`) are dropped.
@@ -43,7 +43,7 @@ use crate::pipeline::Pipeline;
 use crate::store::{Lease, PollWatermark};
 
 const FIELDS: &str = "id,name,description,status,last-modified,bug-ver-stamp,detected-by";
-/// The most pages one project reads in one run; the next run goes on from the watermark.
+/// The maximum number of pages one project reads in one run; the next run goes on from the watermark.
 const MAX_PAGES: usize = 50;
 /// Audit records this far from a change's `last-modified` belong to it (both are whole seconds).
 const AUDIT_SLACK_SECS: i64 = 2;
@@ -71,7 +71,7 @@ impl PollSettings {
     }
 }
 
-/// What one run did in one project.
+/// The result of one run in one project.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProjectReport {
     pub instance: String,
@@ -425,7 +425,8 @@ pub fn parse_audits(xml: &str) -> Result<Vec<Audit>, String> {
             Event::GeneralRef(reference) => {
                 let name = reference.decode().map_err(|e| e.to_string())?;
                 let reference = format!("&{name};");
-                let resolved = quick_xml::escape::unescape(&reference).map_err(|e| e.to_string())?;
+                let resolved =
+                    quick_xml::escape::unescape(&reference).map_err(|e| e.to_string())?;
                 text.push_str(&resolved);
             }
             Event::End(end) => {
@@ -456,7 +457,7 @@ pub fn parse_audits(xml: &str) -> Result<Vec<Audit>, String> {
     Ok(audits)
 }
 
-/// Builds the change events of one defect version, or says why it is skipped.
+/// Builds the change events of one defect version, or returns why it is skipped.
 ///
 /// # Errors
 /// The reason the change cannot be attributed.

@@ -1,0 +1,323 @@
+//! HP ALM/QC as a polled sync peer: audit and defect shapes parse, the proxy user's changes
+//! are skipped, a sync with GitHub converges both ways, a failed poll keeps its watermark and
+//! is applied once later, an unreadable audit skips the change, overlapping runs never read a
+//! page twice, and the preflight names a project the proxy user cannot see.
+
+use std::time::Duration;
+
+use proxysync_core::model::{Instance, TrackerKind};
+use proxysync_core::trackers::hp_alm::poll::{self, PollSettings, ProjectReport};
+use proxysync_core::trackers::{self, hp_alm};
+use proxysync_tests::Stack;
+use proxysync_tests::peers::{endpoint, outcomes};
+use proxysync_tests::tracker_sandbox::Fault;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+const REPO: &str = "acme/widgets";
+const INSTANCE: &str = "acme-alm";
+const PROJECT: &str = "DEFAULT/Example_Project";
+
+fn fixture(name: &str) -> String {
+    let path = proxysync_tests::repo_root()
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn instance_options(projects: &[&str]) -> Map<String, Value> {
+    let mut options = Map::new();
+    options.insert("projects".to_owned(), json!(projects));
+    options
+}
+
+#[test]
+fn audit_and_defect_shapes_parse() {
+    let audits = poll::parse_audits(&fixture("hp-alm-audits.xml")).expect("parse the audits");
+    assert_eq!(audits.len(), 2);
+    assert_eq!(audits[0].user, "tester_one");
+    assert_eq!(audits[1].user, "sync_proxy");
+
+    let page: Value = serde_json::from_str(&fixture("hp-alm-defects-page.json")).unwrap();
+    let defect = &page["entities"][0];
+    let instance = Instance {
+        id: INSTANCE.to_owned(),
+        tracker: TrackerKind::HpAlm,
+        base_url: "https://alm.example.com/qcbin".to_owned(),
+        secret: "proxysync/alm".to_owned(),
+        proxy: None,
+        options: instance_options(&[PROJECT]),
+    };
+    let settings = PollSettings::from_options(&instance.options);
+    let events = poll::events_of(&instance, PROJECT, defect, &audits, &settings).unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.author.id, "tester_one");
+    assert_eq!(event.issue.id, "DEFAULT/Example_Project/20574");
+    assert_eq!(event.content.title, "Login page freezes");
+    assert_eq!(event.content.body, "Freezes after **submit**.");
+    assert_eq!(
+        serde_json::to_value(&event.change).unwrap()["fields"],
+        json!(["state"])
+    );
+
+    // The proxy's own comment change an hour later is attributed to the proxy user.
+    let mut later = defect.clone();
+    later["Fields"][1]["values"][0]["value"] = json!("2024-05-02 10:50:03");
+    let events = poll::events_of(&instance, PROJECT, &later, &audits, &settings).unwrap();
+    assert_eq!(events[0].author.id, "sync_proxy");
+
+    // No audit record near the change: skipped with the reason.
+    let mut unknown = defect.clone();
+    unknown["Fields"][1]["values"][0]["value"] = json!("2024-05-02 12:00:00");
+    let reason = poll::events_of(&instance, PROJECT, &unknown, &audits, &settings).unwrap_err();
+    assert!(reason.contains("no audit record"), "{reason}");
+}
+
+async fn start() -> (Stack, Instance) {
+    let stack = Stack::start().await;
+    let proxy = stack.sandbox_config.hp_alm.users[0].clone();
+    let instance = stack
+        .add_instance(
+            INSTANCE,
+            TrackerKind::HpAlm,
+            stack.sandbox.hp_alm_url(),
+            json!({"username": proxy.username, "password": proxy.password}),
+            instance_options(&[PROJECT]),
+        )
+        .await;
+    stack
+        .add_connection(
+            "defects",
+            endpoint("acme-github", REPO),
+            endpoint(INSTANCE, PROJECT),
+        )
+        .await;
+    (stack, instance)
+}
+
+async fn poll_once(stack: &Stack) -> ProjectReport {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reports = poll::poll_all(&stack.pipeline, deadline)
+        .await
+        .expect("poll");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    reports.into_iter().next().unwrap()
+}
+
+const TESTER: &str = "tester_one";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_and_alm_converge() {
+    let (stack, instance) = start().await;
+    assert_eq!(instance.proxy.as_ref().unwrap().id, "sync_proxy");
+    let alm = stack.sandbox.hp_alm();
+    let id = alm.create_defect(
+        TESTER,
+        PROJECT,
+        &[
+            ("name", "Report totals wrong"),
+            (
+                "description",
+                "<html><body><p>Totals are off by <b>one</b>.</p></body></html>",
+            ),
+            ("detected-by", TESTER),
+        ],
+    );
+
+    let report = poll_once(&stack).await;
+    assert_eq!(report.outcome, "polled", "{report:?}");
+    assert_eq!(report.synced, 1, "{report:?}");
+    let github = stack.sandbox.state().github;
+    let issue = github
+        .issues
+        .iter()
+        .find(|i| i.repo == REPO)
+        .expect("the GitHub issue")
+        .clone();
+    assert_eq!(issue.title, "Report totals wrong");
+    assert_eq!(issue.body.as_deref(), Some("Totals are off by **one**."));
+
+    // GitHub's webhooks of the proxy's writes are skipped; a human comment reaches ALM.
+    stack
+        .human()
+        .github(
+            Method::POST,
+            &format!("/repos/{REPO}/issues/{}/comments", issue.number),
+            Some(json!({"body": "Seen on the *monthly* report too."})),
+        )
+        .await;
+    let list = outcomes(&stack.pump_until_quiet(6).await);
+    assert!(
+        list.contains(&"github:synced:comment_added".to_owned()),
+        "{list:?}"
+    );
+    let defect = alm.defects().into_iter().find(|d| d.id == id).unwrap();
+    let comments = defect.field("dev-comments");
+    assert!(comments.contains("<em>monthly</em>"), "{comments}");
+    assert!(
+        comments.contains("<b>sync_proxy &lt;sync_proxy&gt;,"),
+        "{comments}"
+    );
+
+    // The proxy's own changes come back in the next poll and are skipped.
+    let report = poll_once(&stack).await;
+    assert_eq!(report.synced, 0, "{report:?}");
+    assert!(report.skipped >= 1, "{report:?}");
+
+    // A tester closes the defect and comments: both reach GitHub, once.
+    let with_comment =
+        hp_alm::append_comment(comments, TESTER, "2024-05-02", "<p>Fixed in build 42.</p>");
+    alm.edit_defect(
+        TESTER,
+        PROJECT,
+        id,
+        &[("status", "Closed"), ("dev-comments", &with_comment)],
+    );
+    let report = poll_once(&stack).await;
+    assert_eq!(report.synced, 1, "{report:?}");
+    let github = stack.sandbox.state().github;
+    let issue = github.issues.iter().find(|i| i.repo == REPO).unwrap();
+    assert_eq!(issue.state, "closed");
+    let mirrored: Vec<_> = github
+        .comments
+        .iter()
+        .filter(|c| c.body.contains("Fixed in build 42."))
+        .collect();
+    assert_eq!(mirrored.len(), 1, "{:?}", github.comments);
+    assert!(mirrored[0].body.contains(TESTER), "{}", mirrored[0].body);
+
+    let list = outcomes(&stack.pump_until_quiet(6).await);
+    assert!(!list.iter().any(|o| o.contains(":synced:")), "{list:?}");
+    let report = poll_once(&stack).await;
+    assert_eq!(report.changes, 0, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_poll_keeps_watermark() {
+    let (stack, _) = start().await;
+    stack
+        .sandbox
+        .hp_alm()
+        .create_defect(TESTER, PROJECT, &[("name", "Upload stalls")]);
+    let before = stack.store.poll_watermark(INSTANCE, PROJECT).await.unwrap();
+    assert!(before.is_none());
+
+    stack.sandbox.add_fault(Fault {
+        tracker: Some("hp-alm".to_owned()),
+        path_contains: Some("/defects?query".to_owned()),
+        status: 500,
+        times: 20,
+        ..Fault::default()
+    });
+    let report = poll_once(&stack).await;
+    assert_eq!(report.outcome, "failed", "{report:?}");
+    assert!(
+        report.error.as_deref().unwrap_or_default().contains("500"),
+        "{report:?}"
+    );
+    let after = stack.store.poll_watermark(INSTANCE, PROJECT).await.unwrap();
+    assert_eq!(after, None, "a failed poll stores no watermark");
+    assert!(stack.sandbox.state().github.issues.is_empty());
+
+    stack.sandbox.clear_faults();
+    let report = poll_once(&stack).await;
+    assert_eq!(report.outcome, "polled", "{report:?}");
+    assert_eq!(report.synced, 1, "{report:?}");
+    let stored = stack
+        .store
+        .poll_watermark(INSTANCE, PROJECT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.last_modified.is_empty());
+    // The next run meets only the proxy's link comment on the defect, and skips it.
+    let report = poll_once(&stack).await;
+    assert_eq!(report.synced, 0, "{report:?}");
+    let report = poll_once(&stack).await;
+    assert_eq!(report.changes, 0, "{report:?}");
+    assert_eq!(stack.sandbox.state().github.issues.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_audit_skips_change() {
+    let (stack, _) = start().await;
+    let alm = stack.sandbox.hp_alm();
+    let id = alm.create_defect(TESTER, PROJECT, &[("name", "Queue backs up")]);
+    poll_once(&stack).await;
+    assert_eq!(stack.sandbox.state().github.issues.len(), 1);
+
+    alm.edit_defect(TESTER, PROJECT, id, &[("name", "Queue backs up at night")]);
+    stack.sandbox.add_fault(Fault {
+        tracker: Some("hp-alm".to_owned()),
+        path_contains: Some("/audits".to_owned()),
+        status: 403,
+        ..Fault::default()
+    });
+    let report = poll_once(&stack).await;
+    assert_eq!(report.outcome, "polled", "{report:?}");
+    assert_eq!(report.skipped, 1, "{report:?}");
+    assert_eq!(report.synced, 0, "{report:?}");
+    let issue = stack.sandbox.state().github.issues[0].clone();
+    assert_eq!(issue.title, "Queue backs up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_run_skips_project() {
+    let (stack, _) = start().await;
+    stack
+        .sandbox
+        .hp_alm()
+        .create_defect(TESTER, PROJECT, &[("name", "Slow search")]);
+    let lease = format!("alm-poll#{INSTANCE}#{PROJECT}");
+    stack
+        .store
+        .acquire_lease(&lease, "another-run", 60_000)
+        .await
+        .unwrap();
+    let report = poll_once(&stack).await;
+    assert_eq!(report.outcome, "busy", "{report:?}");
+    assert!(stack.sandbox.state().github.issues.is_empty());
+
+    stack
+        .store
+        .release_lease(&lease, "another-run")
+        .await
+        .unwrap();
+    let report = poll_once(&stack).await;
+    assert_eq!(report.synced, 1, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_names_unseen_project() {
+    let (stack, mut instance) = start().await;
+    instance.options = instance_options(&[PROJECT, "DEFAULT/Other_Project"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let api = stack.pipeline.api(&instance, deadline, true).await.unwrap();
+    let module = trackers::module(TrackerKind::HpAlm).unwrap();
+    let checks = module.target().preflight(&api, &instance).await;
+    assert_eq!(checks.len(), 2, "{checks:?}");
+    assert!(checks[0].ok, "{checks:?}");
+    assert!(!checks[1].ok, "{checks:?}");
+    assert!(checks[1].name.contains("Other_Project"), "{checks:?}");
+    assert!(checks[1].detail.contains("cannot see"), "{checks:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_named() {
+    let (stack, mut instance) = start().await;
+    let secret_id = format!("{}/alm-bad", stack.github_secret_id);
+    stack
+        .secrets_client
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(json!({"username": "nobody", "password": "wrong"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    instance.secret = secret_id;
+    let error = stack.pipeline.whoami(&instance).await.unwrap_err();
+    assert!(error.contains("401"), "{error}");
+    assert!(error.contains("authentication-point"), "{error}");
+}
