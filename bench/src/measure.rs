@@ -166,7 +166,7 @@ pub fn issue_body() -> String {
                    3. See [the log](https://example.com/logs/1234).\n\n> The form keeps the old \
                    value and shows a spinner for ever.\n\n```text\nERROR billing: stale \
                    version 41 != 42\n```\n\n- Firefox 128 on Linux\n- Chrome 126 on macOS\n\n";
-    section.repeat(44)
+    section.repeat(80)
 }
 
 impl<'a> Bench<'a> {

@@ -271,12 +271,22 @@ async fn github_and_jira_dc_converge() {
     assert_eq!(comment.author_key, "JIRAUSER10100");
 }
 
+/// A rejected request: name, headers, query, body, status and error code.
+type BadCase = (
+    &'static str,
+    Vec<(String, String)>,
+    Vec<(String, String)>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_rejected() {
     let (stack, _) = start().await;
     let secret = stack.sandbox_config.jira_dc.webhook_secret.clone();
     let body = fixture("jira-dc-issue-updated.json");
-    let cases: Vec<(&str, Vec<(String, String)>, Vec<(String, String)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         ("no signature", vec![], vec![], body.clone(), 401, "missing_signature"),
         (
             "wrong signature",

@@ -10,6 +10,7 @@
 
 mod admin;
 mod app;
+mod azure_devops;
 mod clock;
 mod config;
 mod faults;
@@ -17,8 +18,6 @@ mod gateway;
 mod github;
 mod hp_alm;
 mod jira;
-mod azure_devops;
-mod zendesk;
 mod jira_dc;
 mod ops;
 mod requests;
@@ -27,6 +26,7 @@ mod servicenow;
 mod state;
 mod truncation;
 mod webhooks;
+mod zendesk;
 
 use std::io;
 use std::net::SocketAddr;
@@ -38,13 +38,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{GithubConfig, GithubUser, JiraConfig, JiraUser, SandboxConfig};
-pub use faults::Fault;
-pub use hp_alm::{HpAlmAudit, HpAlmConfig, HpAlmControl, HpAlmDefect, HpAlmUser};
 pub use azure_devops::{
     AzureComment, AzureDevopsConfig, AzureDevopsState, AzureDevopsUser, AzureWorkItem,
 };
-pub use zendesk::{ZendeskComment, ZendeskConfig, ZendeskState, ZendeskTicket, ZendeskUser};
+pub use config::{GithubConfig, GithubUser, JiraConfig, JiraUser, SandboxConfig};
+pub use faults::Fault;
+pub use hp_alm::{HpAlmAudit, HpAlmConfig, HpAlmControl, HpAlmDefect, HpAlmUser};
 pub use jira_dc::{
     JiraDcComment, JiraDcConfig, JiraDcIssue, JiraDcRemoteLink, JiraDcState, JiraDcUser,
 };
@@ -61,6 +60,7 @@ pub use state::{
 };
 pub use truncation::Truncation;
 pub use webhooks::{RecordedWebhook, Tracker};
+pub use zendesk::{ZendeskComment, ZendeskConfig, ZendeskState, ZendeskTicket, ZendeskUser};
 
 use app::App;
 

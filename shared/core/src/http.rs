@@ -235,7 +235,9 @@ impl Api {
             let wait = match outcome {
                 Attempt::Done(result) => return result,
                 Attempt::Retry { wait, error } => {
-                    let give_up = attempt >= MAX_ATTEMPTS || Instant::now() + wait >= self.deadline;
+                    // A huge Retry-After would overflow Instant, so compare with what is left.
+                    let left = self.deadline.saturating_duration_since(Instant::now());
+                    let give_up = attempt >= MAX_ATTEMPTS || wait >= left;
                     if give_up {
                         return Err(error);
                     }
@@ -301,7 +303,10 @@ impl Api {
             .request(method.clone(), format!("{}{}", self.base_url, path))
             .timeout(remaining.min(REQUEST_TIMEOUT));
         for (name, value) in self.module.default_headers() {
-            if !headers.iter().any(|(own, _)| own.eq_ignore_ascii_case(name)) {
+            if !headers
+                .iter()
+                .any(|(own, _)| own.eq_ignore_ascii_case(name))
+            {
                 request = request.header(*name, *value);
             }
         }
@@ -312,13 +317,18 @@ impl Api {
         if let Some((content_type, text)) = body {
             request = request.header("content-type", content_type).body(text);
         }
-        let response = request.send().await.map_err(|error| {
-            self.unavailable(&method, path, &error.without_url().to_string())
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.unavailable(&method, path, &error.without_url().to_string()))?;
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.map_err(|error| {
-            self.unavailable(&method, path, &format!("truncated response: {}", error.without_url()))
+            self.unavailable(
+                &method,
+                path,
+                &format!("truncated response: {}", error.without_url()),
+            )
         })?;
         if !status.is_success() {
             return Err(TargetError::Status {
@@ -406,8 +416,14 @@ impl Api {
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => {
+                // A POST may have been applied when the connection failed after sending it, so it
+                // is retried only when the connection never opened; the caller parks it otherwise.
+                let retry = error.is_connect() || method != Method::POST;
                 // reqwest's error text names the URL, which holds no secret: tokens travel in headers.
                 let error = self.unavailable(method, path, &error.without_url().to_string());
+                if !retry {
+                    return Attempt::Done(Err(error));
+                }
                 return Attempt::Retry {
                     wait: backoff(1),
                     error,
@@ -426,6 +442,10 @@ impl Api {
                     path,
                     &format!("truncated response: {}", error.without_url()),
                 );
+                // The tracker applied the request; sending a POST again would apply it twice.
+                if *method == Method::POST {
+                    return Attempt::Done(Err(error));
+                }
                 return Attempt::Retry {
                     wait: backoff(1),
                     error,

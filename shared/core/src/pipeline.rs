@@ -303,7 +303,10 @@ impl Pipeline {
                     metrics::count_reason(route, metrics::REJECTED, rejection.code());
                     if matches!(rejection, Rejection::Malformed(_)) {
                         // A parser's message may quote the body, which carries issue text.
-                        warn!(reason = rejection.code(), "webhook rejected: the body is not the tracker's JSON shape");
+                        warn!(
+                            reason = rejection.code(),
+                            "webhook rejected: the body is not the tracker's JSON shape"
+                        );
                         tracing::debug!(error = %rejection, "malformed webhook body");
                     } else {
                         warn!(reason = rejection.code(), error = %rejection, "webhook rejected");
@@ -686,13 +689,16 @@ impl Pipeline {
         if crate::oauth::provider(instance.tracker).is_none() {
             return;
         }
-        let failed = self.secrets.cached(&instance.secret).and_then(|credentials| {
-            use secrecy::ExposeSecret;
-            credentials
-                .access_token
-                .as_ref()
-                .map(|token| token.expose_secret().to_owned())
-        });
+        let failed = self
+            .secrets
+            .cached(&instance.secret)
+            .and_then(|credentials| {
+                use secrecy::ExposeSecret;
+                credentials
+                    .access_token
+                    .as_ref()
+                    .map(|token| token.expose_secret().to_owned())
+            });
         let settings = crate::oauth::RefreshSettings::default();
         let refresher =
             crate::oauth::TokenRefresher::new(&self.store, &self.secrets, &self.http, settings);
@@ -973,8 +979,7 @@ impl Pipeline {
         for parked in parked_events {
             let issue = (parked.event.instance.clone(), parked.event.issue.id.clone());
             let out_of_time = stop_at.is_some_and(|stop| Instant::now() + budget > stop);
-            if out_of_time || blocked.contains(&issue) || (!force && parked.next_attempt_ms > now)
-            {
+            if out_of_time || blocked.contains(&issue) || (!force && parked.next_attempt_ms > now) {
                 report.waiting += 1;
                 blocked.push(issue);
                 continue;
@@ -1070,7 +1075,9 @@ fn lease_ms(settings: &Settings) -> i64 {
 /// which an unauthenticated caller must not learn; the log has the details.
 fn store_failure_answer(error: &StoreError) -> WebhookResponse {
     let text = error.to_string();
-    if text.contains("ResourceNotFoundException") || matches!(error, StoreError::InvalidSecret { .. }) {
+    if text.contains("ResourceNotFoundException")
+        || matches!(error, StoreError::InvalidSecret { .. })
+    {
         let message = "proxysync is not set up: a table or secret it needs is missing or invalid (see the function's log)";
         return WebhookResponse::error(500, "not_set_up", message.to_owned());
     }

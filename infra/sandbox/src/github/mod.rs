@@ -56,10 +56,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
             "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
             delete(labels::remove),
         )
-        .route(
-            "/repos/{owner}/{repo}/hooks/{hook_id}",
-            get(hooks::get),
-        )
+        .route("/repos/{owner}/{repo}/hooks/{hook_id}", get(hooks::get))
         .route(
             "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
             get(hooks::list),
