@@ -332,3 +332,56 @@ async fn base64_body_from_api_gateway() {
     assert_eq!(response.status(), 200);
     assert_eq!(stack.sandbox.state().jira.issues.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previous_webhook_secret_verifies_during_rotation() {
+    let stack = Stack::start().await;
+    let proxy = &stack.sandbox_config.github.users[0];
+    let rotated = json!({
+        "token": proxy.token,
+        "webhook_secret": "the-new-secret",
+        "previous_webhook_secret": stack.sandbox_config.github.webhook_secret,
+    });
+    stack
+        .secrets_client
+        .put_secret_value()
+        .secret_id(&stack.github_secret_id)
+        .secret_string(rotated.to_string())
+        .send()
+        .await
+        .unwrap();
+    stack
+        .human()
+        .github(
+            Method::POST,
+            &format!("/repos/{REPO}/issues"),
+            Some(json!({"title": "Rotating"})),
+        )
+        .await;
+    let webhook = stack.sandbox.take_webhooks().remove(0);
+
+    // The tracker still signs with the previous secret.
+    let old = stack.deliver(&webhook).await;
+    assert_eq!(old.status, 200, "{:?}", old.body);
+
+    // The new secret verifies too, and a third one does not.
+    let body = webhook.body.clone();
+    let new = stack
+        .deliver_raw(
+            "github",
+            "acme-github",
+            github_headers("issues", "the-new-secret", &body),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(new.status, 200, "{:?}", new.body);
+    let other = stack
+        .deliver_raw(
+            "github",
+            "acme-github",
+            github_headers("issues", "neither", &body),
+            body,
+        )
+        .await;
+    assert_eq!(other.status, 401, "{:?}", other.body);
+}

@@ -112,6 +112,8 @@ pub struct Pipeline {
     config: ConfigSource,
     secrets: Secrets,
     http: reqwest::Client,
+    /// When each webhook secret was last re-read after a bad signature.
+    secret_reloads: Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 impl Pipeline {
@@ -128,6 +130,7 @@ impl Pipeline {
             config: ConfigSource::Stored(Mutex::new(None)),
             secrets,
             http,
+            secret_reloads: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -276,6 +279,23 @@ impl Pipeline {
         })
     }
 
+    /// Returns true at most once a minute per secret, so bad signatures cannot make
+    /// every request read Secrets Manager.
+    fn may_reload_webhook_secret(&self, secret_id: &str) -> bool {
+        let mut reloads = self
+            .secret_reloads
+            .lock()
+            .expect("reload clock lock poisoned");
+        let now = Instant::now();
+        match reloads.get(secret_id) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                reloads.insert(secret_id.to_owned(), now);
+                true
+            }
+        }
+    }
+
     /// Handles one webhook request end to end and returns the HTTP answer.
     ///
     /// `deadline` bounds the target calls; past it, failing events are parked.
@@ -370,13 +390,16 @@ impl Pipeline {
         }
         let module = module_of(instance).map_err(Abort::Setup)?;
         let credentials = self.secrets.get(&instance.secret, false).await?;
-        let secret = credentials.webhook_secret.as_ref().ok_or_else(|| {
-            Abort::Setup(format!(
-                "secret {} has no webhook_secret field: add the secret the tracker signs webhooks with",
-                instance.secret
-            ))
-        })?;
-        module.source().verify_for(instance, request, secret)?;
+        let verified = verify_with(module, instance, request, &credentials);
+        if matches!(verified, Err(Abort::Rejected(Rejection::BadSignature(_))))
+            && self.may_reload_webhook_secret(&instance.secret)
+        {
+            // The secret may have been rotated since it was cached: read it once more.
+            let fresh = self.secrets.get(&instance.secret, true).await?;
+            verify_with(module, instance, request, &fresh)?;
+        } else {
+            verified?;
+        }
 
         let parsed = module.source().parse_for(instance, request)?;
         let span = tracing::Span::current();
@@ -1015,6 +1038,32 @@ impl Pipeline {
             "replay run finished"
         );
         Ok(report)
+    }
+}
+
+/// Verifies `request` with the instance's webhook secret, or with the previous one during a rotation.
+fn verify_with(
+    module: &'static dyn TrackerModule,
+    instance: &Instance,
+    request: &InboundRequest,
+    credentials: &crate::tracker::Credentials,
+) -> Result<(), Abort> {
+    let secret = credentials.webhook_secret.as_ref().ok_or_else(|| {
+        Abort::Setup(format!(
+            "secret {} has no webhook_secret field: add the secret the tracker signs webhooks with",
+            instance.secret
+        ))
+    })?;
+    let verified = module.source().verify_for(instance, request, secret);
+    match (verified, credentials.previous_webhook_secret.as_ref()) {
+        (Err(Rejection::BadSignature(_)), Some(previous)) => {
+            module.source().verify_for(instance, request, previous)?;
+            info!(
+                "webhook verified with the previous webhook secret; finish the rotation on the tracker"
+            );
+            Ok(())
+        }
+        (result, _) => Ok(result?),
     }
 }
 

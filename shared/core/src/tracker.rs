@@ -101,6 +101,9 @@ pub struct Credentials {
     /// The secret the tracker signs webhooks with (or the shared token it sends).
     #[serde(default)]
     pub webhook_secret: Option<SecretString>,
+    /// The webhook secret before a rotation; it keeps verifying until the operator removes it.
+    #[serde(default)]
+    pub previous_webhook_secret: Option<SecretString>,
 }
 
 /// How outgoing requests authenticate.
