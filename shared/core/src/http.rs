@@ -19,9 +19,9 @@ use crate::error::TargetError;
 use crate::model::TrackerKind;
 use crate::tracker::{Auth, TrackerModule};
 
-/// The longest one request may take before it counts as timed out.
+/// The maximum duration of one request before it counts as timed out.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most attempts of one request, whatever the budget, so `Retry-After: 0` cannot spin.
+/// The maximum number of attempts of one request, whatever the budget, so `Retry-After: 0` cannot spin.
 const MAX_ATTEMPTS: u32 = 6;
 /// GitHub's header with the expiry time of a personal access token.
 const GITHUB_TOKEN_EXPIRY: &str = "github-authentication-token-expiration";
@@ -416,10 +416,10 @@ impl Api {
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => {
-                // A POST may have been applied when the connection failed after sending it, so it
-                // is retried only when the connection never opened; the caller parks it otherwise.
+                // A POST may have been applied when the connection failed after sending it.
+                // So it is retried only when the connection never opened, and parked otherwise.
                 let retry = error.is_connect() || method != Method::POST;
-                // reqwest's error text names the URL, which holds no secret: tokens travel in headers.
+                // reqwest's error text names the URL, which contains no secret, because tokens travel in headers.
                 let error = self.unavailable(method, path, &error.without_url().to_string());
                 if !retry {
                     return Attempt::Done(Err(error));

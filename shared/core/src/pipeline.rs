@@ -22,12 +22,12 @@ use crate::time_util::now_ms;
 use crate::tracker::{InboundRequest, TrackerModule};
 use crate::trackers;
 
-/// How long one invocation holds the right to create a peer issue.
+/// How long one invocation keeps the right to create a peer issue.
 const CREATE_HOLD_MS: i64 = 60 * 1000;
-/// The longest a delivery waits for a racing delivery to finish creating the peer.
+/// The maximum wait of a delivery for a racing delivery that creates the peer.
 const CREATE_WAIT: Duration = Duration::from_secs(4);
 
-/// The answer to a webhook: an HTTP status and a JSON body.
+/// The response to a webhook: an HTTP status and a JSON body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WebhookResponse {
     pub status: u16,
@@ -35,7 +35,7 @@ pub struct WebhookResponse {
 }
 
 impl WebhookResponse {
-    /// Builds a one-line JSON error answer.
+    /// Builds a one-line JSON error response.
     pub fn error(status: u16, code: &str, message: String) -> WebhookResponse {
         WebhookResponse {
             status,
@@ -60,7 +60,7 @@ enum ConfigSource {
     Fixed(Arc<Config>),
 }
 
-/// What happened to one event through one connection.
+/// The outcome of one event through one connection.
 #[derive(Clone, Debug)]
 pub enum Outcome {
     Synced {
@@ -234,7 +234,7 @@ impl Pipeline {
             .map_err(|e| e.to_string())
     }
 
-    /// Renders an answer in the form the route's tracker expects (JSON, or SOAP for Salesforce).
+    /// Renders a response in the form the route's tracker expects (JSON, or SOAP for Salesforce).
     pub fn render(&self, route: &str, answer: &WebhookResponse) -> crate::tracker::RawResponse {
         let module = crate::model::TrackerKind::ALL
             .iter()
@@ -697,7 +697,7 @@ impl Pipeline {
             };
             match sync::apply(&cx).await {
                 Err(error) if error.is_unauthorized() && !reload => {
-                    warn!(instance = %route.target_instance.id, "target refused the credentials; reading the secret again");
+                    warn!(instance = %route.target_instance.id, "target rejected the credentials; reading the secret again");
                     self.refresh_oauth(route.target_instance, deadline).await;
                     reload = true;
                 }
