@@ -795,3 +795,38 @@ async fn random_human_actions_converge_without_loop() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_on_synced_copy_reaches_origin() {
+    let stack = Stack::start().await;
+    let key = open_jira_issue(&stack, "Copied to GitHub").await;
+    stack.pump_until_quiet(6).await;
+    let number = stack.sandbox.state().github.issues[0].number;
+
+    // A person labels the GitHub copy, whose content proxysync wrote.
+    let path = format!("/repos/{REPO}/issues/{number}/labels");
+    stack
+        .human()
+        .github(Method::POST, &path, Some(json!({"labels": ["urgent"]})))
+        .await;
+    let answers = stack.pump_until_quiet(6).await;
+
+    let outcomes = outcomes(&answers);
+    assert!(
+        outcomes.contains(&"github:synced:updated".to_owned()),
+        "{outcomes:?}"
+    );
+    let jira = stack
+        .sandbox
+        .state()
+        .jira
+        .issues
+        .into_iter()
+        .find(|issue| issue.key == key)
+        .unwrap();
+    assert!(
+        jira.labels.contains(&"urgent".to_owned()),
+        "{:?}",
+        jira.labels
+    );
+}

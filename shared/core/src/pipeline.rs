@@ -581,7 +581,11 @@ impl Pipeline {
                     finish.is_some(),
                 )));
             }
-            if known.echo.as_deref() == Some(sync::fingerprint(&event.content).as_str()) {
+            // The fingerprint covers title, description and state, so a label change is never an echo.
+            let touches_labels = matches!(&event.change, Change::IssueUpdated { fields, .. } if fields.contains(&crate::model::Field::Labels));
+            if !touches_labels
+                && known.echo.as_deref() == Some(sync::fingerprint(&event.content).as_str())
+            {
                 return Ok(Ok((
                     self.skip(event, SkipReason::Echo, finish, replaying)
                         .await?,
