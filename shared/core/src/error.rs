@@ -1,4 +1,4 @@
-//! Error types of the pipeline, with the HTTP status each one answers.
+//! Error types of the pipeline, with the HTTP status each one returns.
 
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The HTTP status this rejection answers with.
+    /// Returns the HTTP status of the response to this rejection.
     pub fn status(&self) -> u16 {
         match self {
             Rejection::UnknownRoute(_) | Rejection::UnknownInstance(_) => 404,

@@ -25,7 +25,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ATTEMPTS: u32 = 6;
 /// GitHub's header with the expiry time of a personal access token.
 const GITHUB_TOKEN_EXPIRY: &str = "github-authentication-token-expiration";
-/// How early before a token's expiry the client starts to warn.
+/// The time before a token's expiry from which the client warns.
 const TOKEN_EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The answer of [`Api::send_raw`]: status, headers and the body as text.
@@ -135,7 +135,7 @@ impl Api {
         &self.base_url
     }
 
-    /// Sends a GET request and returns the JSON answer.
+    /// Sends a GET request and returns the JSON response.
     pub async fn get(&self, path: &str) -> Result<Value, TargetError> {
         self.send(Method::GET, path, None).await
     }

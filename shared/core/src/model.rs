@@ -98,7 +98,7 @@ pub struct Instance {
     pub tracker: TrackerKind,
     /// The API base, such as `https://api.github.com` or `https://acme.atlassian.net`.
     pub base_url: String,
-    /// The Secrets Manager secret id that holds the proxy credentials.
+    /// The Secrets Manager secret id that contains the proxy credentials.
     pub secret: String,
     /// The proxy identity, written by `proxysync instance add`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

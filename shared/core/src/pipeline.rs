@@ -296,7 +296,7 @@ impl Pipeline {
         }
     }
 
-    /// Handles one webhook request end to end and returns the HTTP answer.
+    /// Handles one webhook request end to end and returns the HTTP response.
     ///
     /// `deadline` bounds the target calls; past it, failing events are parked.
     pub async fn handle_webhook(
@@ -1124,7 +1124,7 @@ fn lease_ms(settings: &Settings) -> i64 {
     i64::try_from(settings.claim_lease.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Answers a storage failure without naming tables, secrets or AWS request ids,
+/// Builds the response to a storage failure without naming tables, secrets or AWS request ids,
 /// which an unauthenticated caller must not learn; the log has the details.
 fn store_failure_answer(error: &StoreError) -> WebhookResponse {
     let text = error.to_string();

@@ -46,7 +46,7 @@ impl InboundRequest {
     }
 }
 
-/// An HTTP answer in the form a tracker expects (JSON for most, SOAP for Salesforce).
+/// An HTTP response in the form a tracker expects (JSON for most, SOAP for Salesforce).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawResponse {
     pub status: u16,
@@ -106,7 +106,7 @@ pub struct Credentials {
     pub previous_webhook_secret: Option<SecretString>,
 }
 
-/// How outgoing requests authenticate.
+/// The authentication of outgoing requests.
 #[derive(Clone, Debug)]
 pub enum Auth {
     Bearer(SecretString),
@@ -189,7 +189,7 @@ pub trait Source: Send + Sync {
     }
 }
 
-/// The outbound half of a tracker: what the pipeline asks of a target, as the proxy user.
+/// The outbound half of a tracker: the operations the pipeline requests of a target, as the proxy user.
 #[async_trait]
 pub trait Target: Send + Sync {
     /// Returns the account that the credentials belong to.
@@ -280,7 +280,7 @@ pub trait TrackerModule: Send + Sync {
         &[]
     }
 
-    /// Renders the pipeline's answer in the form the tracker expects; JSON by default.
+    /// Renders the pipeline's response in the form the tracker expects, JSON by default.
     fn respond(&self, status: u16, body: &Value) -> RawResponse {
         RawResponse {
             status,
