@@ -31,6 +31,9 @@ pub mod peers;
 /// The GitHub repository and Jira project of the default connection.
 pub const REPO: &str = "acme/widgets";
 pub const JIRA_PROJECT: &str = "SUP";
+/// How long the pipeline waits before it checks a proxy user's event again, kept short here
+/// because the harness delivers webhooks only after each write is stored.
+pub const PROXY_CHECK_DELAY_MS: &str = "200";
 
 static MOTO: OnceCell<String> = OnceCell::const_new();
 
@@ -221,6 +224,7 @@ impl Stack {
             "PROXYSYNC_TABLE" => Some(table.clone()),
             "PROXYSYNC_SYNC_BUDGET_MS" => Some(options.sync_budget.as_millis().to_string()),
             "PROXYSYNC_CONFIG_TTL_SECS" => Some("0".to_owned()),
+            "PROXYSYNC_PROXY_CHECK_DELAY_MS" => Some(PROXY_CHECK_DELAY_MS.to_owned()),
             _ => None,
         })
         .expect("settings");
@@ -302,6 +306,7 @@ impl Stack {
                 "PROXYSYNC_TABLE" => Some(self.table.clone()),
                 "PROXYSYNC_SYNC_BUDGET_MS" => Some(budget.clone()),
                 "PROXYSYNC_CONFIG_TTL_SECS" => Some("0".to_owned()),
+                "PROXYSYNC_PROXY_CHECK_DELAY_MS" => Some(PROXY_CHECK_DELAY_MS.to_owned()),
                 _ => None,
             }
         })

@@ -282,6 +282,9 @@ async fn private_projects_never_touched() {
             peer: moved,
             applied_at_ms: None,
             echo: None,
+            field_echoes: Vec::new(),
+            echo_until_ms: 0,
+            clear_echoes: Vec::new(),
         }],
         ..Commit::default()
     };

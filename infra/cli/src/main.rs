@@ -60,6 +60,10 @@ enum Command {
         /// Print one JSON array of instance reports instead of a table.
         #[arg(long)]
         json: bool,
+        /// Forget the changes counted as signs that people use this instance's proxy account,
+        /// after they got their own accounts; the checks then run as usual.
+        #[arg(long, value_name = "INSTANCE")]
+        clear_proxy_use: Option<String>,
     },
 }
 
@@ -218,7 +222,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Parked(command) => parked_command(&cli.table, command).await?,
-        Command::Doctor { json } => return doctor_command(&cli.table, json).await,
+        Command::Doctor {
+            json,
+            clear_proxy_use,
+        } => return doctor_command(&cli.table, json, clear_proxy_use.as_deref()).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -591,8 +598,20 @@ async fn parked_command(table: &str, command: ParkedCommand) -> Result<()> {
     Ok(())
 }
 
-async fn doctor_command(table: &str, json: bool) -> Result<ExitCode> {
+async fn doctor_command(
+    table: &str,
+    json: bool,
+    clear_proxy_use: Option<&str>,
+) -> Result<ExitCode> {
     let pipeline = pipeline(table).await?;
+    if let Some(instance) = clear_proxy_use {
+        let config = pipeline.config(true).await?;
+        if config.instance(instance).is_none() {
+            bail!("unknown instance {instance:?}: `proxysync instance list` shows the ids");
+        }
+        pipeline.store().clear_proxy_use(instance).await?;
+        eprintln!("forgot the proxy changes counted for {instance}");
+    }
     let reports = proxysync_core::doctor::run(&pipeline).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -604,6 +623,15 @@ async fn doctor_command(table: &str, json: bool) -> Result<ExitCode> {
     let missing = reports.iter().filter(|report| !report.ok()).count();
     if missing > 0 {
         eprintln!("{missing} instance(s) miss something they need: see the MISSING rows");
+    }
+    let warned = reports
+        .iter()
+        .filter(|report| !report.warnings.is_empty())
+        .count();
+    if warned > 0 {
+        eprintln!("{warned} instance(s) have warnings: see the WARNING rows");
+    }
+    if missing > 0 {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -149,6 +149,15 @@ pub struct Settings {
     /// parked, which stops a write storm (`PROXYSYNC_MAX_WRITES_PER_ISSUE_PER_MINUTE`,
     /// default 20, 0 turns the cap off).
     pub max_writes_per_issue_per_minute: u32,
+    /// How long a value that proxysync wrote is remembered, so that the tracker's event for it
+    /// is dropped as an echo whoever it names as the author (`PROXYSYNC_ECHO_TTL_SECS`,
+    /// default 900: trackers send webhooks within seconds, queued ones within minutes).
+    pub echo_ttl: Duration,
+    /// The wait before an event by the proxy user that matches no write is checked again and
+    /// counted as a sign that people use the proxy account. The webhook can arrive before the
+    /// write it echoes is stored (`PROXYSYNC_PROXY_CHECK_DELAY_MS`, default 2000, 0 turns the
+    /// check off).
+    pub proxy_check_delay: Duration,
 }
 
 impl Settings {
@@ -189,6 +198,11 @@ impl Settings {
                 20,
             )?)
             .unwrap_or(u32::MAX),
+            echo_ttl: Duration::from_secs(number("PROXYSYNC_ECHO_TTL_SECS", 900)?),
+            proxy_check_delay: Duration::from_millis(number(
+                "PROXYSYNC_PROXY_CHECK_DELAY_MS",
+                2000,
+            )?),
         })
     }
 }

@@ -27,6 +27,9 @@ pub const CONNECTED_PROJECTS: &str = "connected_projects";
 /// A token that expires sooner than this fails its check, so there is time to replace it.
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
+/// How long after the latest sign of human use of a proxy account `doctor` keeps warning.
+pub const PROXY_USE_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// How long the checks of one instance may take.
 const INSTANCE_BUDGET: Duration = Duration::from_secs(30);
 
@@ -36,10 +39,13 @@ pub struct InstanceReport {
     pub instance: String,
     pub tracker: TrackerKind,
     pub checks: Vec<PreflightCheck>,
+    /// Findings that need an operator's attention but do not stop the sync; they do not
+    /// change the exit code.
+    pub warnings: Vec<PreflightCheck>,
 }
 
 impl InstanceReport {
-    /// Returns true when every check passed.
+    /// Returns true when every check passed; warnings do not count.
     pub fn ok(&self) -> bool {
         self.checks.iter().all(|check| check.ok)
     }
@@ -99,7 +105,11 @@ async fn check_instance(pipeline: &Pipeline, instance: &Instance) -> InstanceRep
         instance: instance.id.clone(),
         tracker: instance.tracker,
         checks: Vec::new(),
+        warnings: Vec::new(),
     };
+    report
+        .warnings
+        .extend(proxy_use_warning(pipeline, instance).await);
     let Some(module) = trackers::module(instance.tracker) else {
         report.checks.push(check(
             "tracker supported",
@@ -149,6 +159,44 @@ async fn check_instance(pipeline: &Pipeline, instance: &Instance) -> InstanceRep
         .checks
         .extend(secret_checks(pipeline, instance).await);
     report
+}
+
+/// Warns when the pipeline saw changes by the proxy user that proxysync did not write in the
+/// last [`PROXY_USE_WINDOW`]: people then sign in as the proxy user, their changes are never
+/// synced, and any author check is unreliable.
+async fn proxy_use_warning(pipeline: &Pipeline, instance: &Instance) -> Option<PreflightCheck> {
+    let name = "proxy user used by people";
+    let used = match pipeline.store().proxy_use(&instance.id).await {
+        Ok(used) => used?,
+        Err(error) => {
+            return Some(check(
+                name,
+                false,
+                format!("could not read the record of proxy changes: {error}"),
+            ));
+        }
+    };
+    let window_ms = i64::try_from(PROXY_USE_WINDOW.as_millis()).unwrap_or(i64::MAX);
+    if used.last_at_ms < crate::time_util::now_ms() - window_ms {
+        return None;
+    }
+    let last = time::OffsetDateTime::from_unix_timestamp(used.last_at_ms / 1000)
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    Some(check(
+        name,
+        false,
+        format!(
+            "{} change(s) by the proxy user that proxysync did not write, the latest a {} on {} at \
+             {last}; these are never synced, so give the people their own accounts, then run \
+             `proxysync doctor --clear-proxy-use {}`",
+            used.changes, used.last_kind, used.last_issue, instance.id
+        ),
+    ))
 }
 
 fn identity_check(instance: &Instance, identity: &crate::model::ProxyIdentity) -> PreflightCheck {
@@ -469,6 +517,14 @@ pub fn render_table(reports: &[InstanceReport]) -> String {
                 check.detail.clone(),
             ]);
         }
+        for warning in &report.warnings {
+            rows.push([
+                report.instance.clone(),
+                warning.name.clone(),
+                "WARNING".to_owned(),
+                warning.detail.clone(),
+            ]);
+        }
     }
     let width = |column: usize| {
         rows.iter()
@@ -561,9 +617,11 @@ mod tests {
             instance: "gh".to_owned(),
             tracker: TrackerKind::Github,
             checks: vec![check("scope repo", false, "needs repo")],
+            warnings: vec![check("proxy user used by people", false, "2 changes")],
         };
         let table = render_table(&[report]);
         assert!(table.contains("MISSING"), "{table}");
+        assert!(table.contains("WARNING"), "{table}");
         assert!(table.lines().next().unwrap().starts_with("INSTANCE"));
     }
 }

@@ -50,6 +50,8 @@ pub const TOKEN_REFRESHES: &str = "TokenRefreshes";
 pub const TOKEN_REFRESH_FAILURES: &str = "TokenRefreshFailures";
 /// The minimum seconds left before any access or refresh token of the tracker expires.
 pub const TOKEN_SECONDS_LEFT: &str = "TokenSecondsLeft";
+/// Changes by the proxy user that proxysync did not write: a sign that people use the proxy account.
+pub const PROXY_CHANGES_NOT_WRITTEN: &str = "ProxyChangesNotWritten";
 
 /// The CloudWatch unit of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -16,7 +16,7 @@ use crate::http::{Api, ApiTarget};
 use crate::metrics;
 use crate::model::{Change, ChangeEvent, Instance, ProxyIdentity};
 use crate::secrets::Secrets;
-use crate::store::{Claim, CommentWrite, Commit, LinkWrite, ParkedEvent, Store};
+use crate::store::{Claim, CommentWrite, Commit, LinkWrite, ParkedEvent, Store, WrittenComment};
 use crate::sync::{self, Applied, ApplyContext, Route, SkipReason};
 use crate::time_util::now_ms;
 use crate::tracker::{InboundRequest, TrackerModule};
@@ -467,6 +467,7 @@ impl Pipeline {
         delivery_id: &str,
         deadline: Instant,
     ) -> Result<WebhookResponse, Abort> {
+        let received = Instant::now();
         let mut results = Vec::new();
         let mut work = Vec::new();
         for event in events {
@@ -475,6 +476,10 @@ impl Pipeline {
                 Err(reason) => {
                     metrics::count_reason(event.tracker.route(), metrics::SKIPPED, reason.code());
                     info!(outcome = "skipped", reason = reason.code(), issue = %event.issue.key, "event skipped");
+                    if reason == SkipReason::ProxyAuthor {
+                        self.check_proxy_change(config, event, received, deadline)
+                            .await;
+                    }
                     results.push(Outcome::Skipped(reason).to_json(event, None));
                 }
             }
@@ -572,27 +577,41 @@ impl Pipeline {
             .await?;
         let linked = link.as_ref().is_some_and(|link| link.peer.is_some());
 
-        if linked && matches!(event.change, Change::IssueUpdated { .. }) {
+        let mut rest = None;
+        if linked && event.is_issue_change() {
             let known = link.as_ref().expect("linked");
-            if event.at_ms < known.applied_at_ms {
+            if matches!(event.change, Change::IssueUpdated { .. })
+                && event.at_ms < known.applied_at_ms
+            {
                 return Ok(Ok((
                     self.skip(event, SkipReason::Stale, finish, replaying)
                         .await?,
                     finish.is_some(),
                 )));
             }
-            // The fingerprint covers title, description and state, so a label change is never an echo.
-            let touches_labels = matches!(&event.change, Change::IssueUpdated { fields, .. } if fields.contains(&crate::model::Field::Labels));
-            if !touches_labels
-                && known.echo.as_deref() == Some(sync::fingerprint(&event.content).as_str())
-            {
-                return Ok(Ok((
-                    self.skip(event, SkipReason::Echo, finish, replaying)
-                        .await?,
-                    finish.is_some(),
-                )));
+            // Whoever the tracker names as the author, a value that proxysync wrote here moments
+            // ago is its own write coming back; the other changed fields still sync.
+            let (echoed, _) = sync::split_echoes(event, &known.field_echoes);
+            if !echoed.is_empty() {
+                let Some(reduced) = sync::without_fields(event, &echoed) else {
+                    return Ok(Ok((
+                        self.skip(event, SkipReason::Echo, finish, replaying)
+                            .await?,
+                        finish.is_some(),
+                    )));
+                };
+                info!(echoed = ?echoed, "dropped the fields whose values proxysync wrote itself");
+                rest = Some(reduced);
             }
         }
+        if linked && self.is_comment_echo(event, connection).await? {
+            return Ok(Ok((
+                self.skip(event, SkipReason::Echo, finish, replaying)
+                    .await?,
+                finish.is_some(),
+            )));
+        }
+        let event = rest.as_ref().unwrap_or(event);
 
         let cap = self.settings.max_writes_per_issue_per_minute;
         if cap > 0
@@ -669,8 +688,12 @@ impl Pipeline {
             }
         };
 
+        let written = Written {
+            peer: peer.as_ref(),
+            peer_comment: peer_comment.as_deref(),
+        };
         let outcome = self
-            .persist(event, route, &applied, peer.as_ref(), finish, replaying)
+            .persist(event, route, &applied, written, finish, replaying)
             .await?;
         if let Applied::Created(created) = &applied {
             self.link_created(event, route, module, created, deadline)
@@ -761,11 +784,14 @@ impl Pipeline {
         event: &ChangeEvent,
         route: &Route<'_>,
         applied: &Applied,
-        peer: Option<&crate::model::IssueRef>,
+        written: Written<'_>,
         finish: Option<&str>,
         replaying: Option<&ParkedEvent>,
     ) -> Result<Outcome, StoreError> {
         let connection = &route.connection.id;
+        let peer = written.peer;
+        let echo_until_ms = now_ms() + duration_ms(self.settings.echo_ttl);
+        let fields = sync::written_fields(event);
         let mut commit = Commit {
             finish_delivery: finish.map(str::to_owned),
             delete_parked: replaying.map(|parked| parked.id.clone()),
@@ -779,6 +805,10 @@ impl Pipeline {
             peer: peer.clone(),
             applied_at_ms,
             echo: None,
+            field_echoes: Vec::new(),
+            echo_until_ms: 0,
+            // A person just set these fields here, so what proxysync wrote before is history.
+            clear_echoes: fields.clone(),
         };
         let target_link = |peer: &crate::model::IssueRef| LinkWrite {
             instance: route.target_instance.id.clone(),
@@ -788,6 +818,20 @@ impl Pipeline {
             peer: event.issue.clone(),
             applied_at_ms: None,
             echo: Some(sync::fingerprint(&event.content)),
+            field_echoes: fields
+                .iter()
+                .map(|field| (*field, sync::field_hash(*field, &event.content)))
+                .collect(),
+            echo_until_ms,
+            clear_echoes: Vec::new(),
+        };
+        let written_comment = |comment_id: &str, body: &str| WrittenComment {
+            instance: route.target_instance.id.clone(),
+            issue_id: peer.map(|p| p.id.clone()).unwrap_or_default(),
+            connection: connection.clone(),
+            comment_id: comment_id.to_owned(),
+            hash: sync::comment_hash(body),
+            until_ms: echo_until_ms,
         };
         let comment = |comment_id: &str, peer_comment_id: Option<String>| CommentWrite {
             instance: event.instance.clone(),
@@ -819,6 +863,10 @@ impl Pipeline {
                 commit
                     .comments
                     .push(comment(&c.id, Some(peer_comment.clone())));
+                let body = sync::attributed_comment(event, &c.body, &c.author.name);
+                commit
+                    .written_comments
+                    .push(written_comment(peer_comment, &body));
                 (
                     "comment_added",
                     peer.map(|p| p.key.clone()).unwrap_or_default(),
@@ -831,10 +879,18 @@ impl Pipeline {
                     peer.map(|p| p.key.clone()).unwrap_or_default(),
                 )
             }
-            (Applied::CommentUpdated, _) => (
-                "comment_updated",
-                peer.map(|p| p.key.clone()).unwrap_or_default(),
-            ),
+            (Applied::CommentUpdated, Change::CommentUpdated { comment: c }) => {
+                if let Some(peer_comment) = written.peer_comment {
+                    let body = sync::attributed_comment(event, &c.body, &c.author.name);
+                    commit
+                        .written_comments
+                        .push(written_comment(peer_comment, &body));
+                }
+                (
+                    "comment_updated",
+                    peer.map(|p| p.key.clone()).unwrap_or_default(),
+                )
+            }
             (other, _) => unreachable!("apply returned {other:?} for {:?}", event.change),
         };
         self.store.commit(&commit).await?;
@@ -855,6 +911,130 @@ impl Pipeline {
             "event synced"
         );
         Ok(Outcome::Synced { action, target })
+    }
+
+    /// Returns true when a comment event reports a comment that proxysync itself wrote within
+    /// the echo window: a new comment it created, or an edit to the body it last wrote.
+    async fn is_comment_echo(
+        &self,
+        event: &ChangeEvent,
+        connection: &str,
+    ) -> Result<bool, StoreError> {
+        let (comment, edited) = match &event.change {
+            Change::CommentCreated { comment } => (comment, false),
+            Change::CommentUpdated { comment } => (comment, true),
+            _ => return Ok(false),
+        };
+        let written = self
+            .store
+            .get_written_comment(&event.instance, &event.issue.id, connection, &comment.id)
+            .await?;
+        Ok(match written {
+            Some(hash) => !edited || hash == sync::comment_hash(&comment.body),
+            None => false,
+        })
+    }
+
+    /// Counts an event by the proxy user that proxysync did not write, a sign that people use
+    /// the proxy account, which `proxysync doctor` reports.
+    ///
+    /// The webhook of a write can arrive before proxysync stored that write, so an event that
+    /// matches nothing is checked again once `proxy_check_delay` has passed since `received`.
+    async fn check_proxy_change(
+        &self,
+        config: &Config,
+        event: &ChangeEvent,
+        received: Instant,
+        deadline: Instant,
+    ) {
+        let delay = self.settings.proxy_check_delay;
+        if delay.is_zero() {
+            return;
+        }
+        let connections: Vec<&str> = config
+            .connections
+            .iter()
+            .filter(|connection| connection.route(&event.instance, &event.project).is_some())
+            .map(|connection| connection.id.as_str())
+            .collect();
+        if connections.is_empty() {
+            return;
+        }
+        let mut explained = self.proxy_change_explained(event, &connections).await;
+        if matches!(explained, Ok(false)) {
+            tokio::time::sleep_until((received + delay).min(deadline)).await;
+            explained = self.proxy_change_explained(event, &connections).await;
+        }
+        match explained {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(
+                    issue = %event.issue.key,
+                    kind = %event.kind,
+                    "the proxy user made a change that proxysync did not write, so people may be \
+                     using the proxy account; their changes are not synced (see `proxysync doctor`)"
+                );
+                metrics::count(event.tracker.route(), metrics::PROXY_CHANGES_NOT_WRITTEN, 1);
+                let noted = self
+                    .store
+                    .note_proxy_use(&event.instance, &event.issue.key, &event.kind, now_ms())
+                    .await;
+                if let Err(error) = noted {
+                    warn!(error = %error, "could not count the proxy user's change");
+                }
+            }
+            Err(error) => {
+                warn!(error = %error, "could not check the proxy user's change against proxysync's writes");
+            }
+        }
+    }
+
+    /// Returns true when proxysync wrote what a proxy user's event reports, on any connection.
+    ///
+    /// NOTE: a heuristic. A comment deletion always counts as proxysync's, and any comment on
+    /// a linked issue counts as proxysync's while a field echo is open or when it names the
+    /// linked issue's URL, as attribution lines and link comments do.
+    async fn proxy_change_explained(
+        &self,
+        event: &ChangeEvent,
+        connections: &[&str],
+    ) -> Result<bool, StoreError> {
+        for connection in connections {
+            let link = self
+                .store
+                .get_link(&event.instance, &event.issue.id, connection)
+                .await?;
+            let Some(link) = link.filter(|link| link.peer.is_some()) else {
+                continue;
+            };
+            let explained = match &event.change {
+                Change::IssueCreated | Change::IssueUpdated { .. } => {
+                    let (_, other) = sync::split_echoes(event, &link.field_echoes);
+                    other.is_empty()
+                        || link.echo.as_deref() == Some(sync::fingerprint(&event.content).as_str())
+                }
+                Change::CommentCreated { comment } | Change::CommentUpdated { comment } => {
+                    let peer_url = link.peer.as_ref().map(|peer| peer.url.as_str());
+                    !link.field_echoes.is_empty()
+                        || peer_url.is_some_and(|url| !url.is_empty() && comment.body.contains(url))
+                        || self
+                            .store
+                            .get_written_comment(
+                                &event.instance,
+                                &event.issue.id,
+                                connection,
+                                &comment.id,
+                            )
+                            .await?
+                            .is_some()
+                }
+                Change::CommentDeleted { .. } => true,
+            };
+            if explained {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Adds the cross-links of a new peer; a failure here is logged, since the sync itself is stored.
@@ -1121,7 +1301,18 @@ fn module_of(instance: &Instance) -> Result<&'static dyn TrackerModule, String> 
 }
 
 fn lease_ms(settings: &Settings) -> i64 {
-    i64::try_from(settings.claim_lease.as_millis()).unwrap_or(i64::MAX)
+    duration_ms(settings.claim_lease)
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The linked issue and linked comment that a sync wrote to.
+#[derive(Clone, Copy)]
+struct Written<'a> {
+    peer: Option<&'a crate::model::IssueRef>,
+    peer_comment: Option<&'a str>,
 }
 
 /// Builds the response to a storage failure without naming tables, secrets or AWS request ids,

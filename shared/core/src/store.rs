@@ -7,17 +7,19 @@
 //! | `delivery#{instance}#{id}`           | `delivery`                 | idempotency claim, with TTL  |
 //! | `link#{instance}#{issue id}`         | `{connection}`             | the linked issue on the peer |
 //! | `link#{instance}#{issue id}`         | `{connection}#comment#{id}`| a linked comment             |
+//! | `link#{instance}#{issue id}`         | `{connection}#written#{id}`| a comment proxysync wrote    |
 //! | `parked`                             | `{time}#{connection}#{id}` | a parked event               |
 //! | `lease#{name}`                       | `lease`                    | a lease with its holder, TTL |
 //! | `needs_operator`                     | `{instance}`               | OAuth credentials rejected   |
 //! | `writes#{instance}#{issue id}`       | `{connection}#{minute}`    | write counter, with TTL      |
 //! | `catchup#{instance}`                 | `watermark`                | last catch-up time           |
 //! | `poll#{instance}#{scope}`            | `watermark`                | poll watermark (HP ALM/QC)   |
+//! | `proxy_use`                          | `{instance}`               | proxy changes not by us      |
 //!
 //! Temporary records carry `expires_at` (epoch seconds) for DynamoDB's TTL.
 //! TTL deletion can lag by days, so readers also compare `expires_at` themselves.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -27,13 +29,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::StoreError;
-use crate::model::{ChangeEvent, Connection, Instance, IssueRef};
+use crate::model::{ChangeEvent, Connection, Field, Instance, IssueRef};
 use crate::time_util::now_ms;
 
 mod ops;
 mod poll;
+mod proxy_use;
 
 pub use poll::PollWatermark;
+pub use proxy_use::ProxyUse;
 
 /// How long a delivery id is remembered after it was handled.
 const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
@@ -54,8 +58,12 @@ pub struct Link {
     pub peer: Option<IssueRef>,
     /// The newest source event time, in epoch milliseconds, applied from this issue to its peer.
     pub applied_at_ms: i64,
-    /// The fingerprint of the content proxysync last wrote onto this issue.
+    /// The fingerprint of the content proxysync last wrote onto this issue, kept so the
+    /// catch-up can tell whether the issue changed since.
     pub echo: Option<String>,
+    /// Hashes of the field values proxysync wrote onto this issue whose echo window is still
+    /// open, for the echo guard; expired ones are left out.
+    pub field_echoes: BTreeMap<Field, String>,
     /// Set while one invocation creates the peer, until this epoch millisecond.
     pub creating_until_ms: Option<i64>,
 }
@@ -92,6 +100,25 @@ pub struct LinkWrite {
     pub applied_at_ms: Option<i64>,
     /// The fingerprint of content just written onto this issue.
     pub echo: Option<String>,
+    /// Field values just written onto this issue, as hashes, remembered until `echo_until_ms`.
+    pub field_echoes: Vec<(Field, String)>,
+    /// The end of the echo window of `field_echoes`, in epoch milliseconds.
+    pub echo_until_ms: i64,
+    /// Fields whose remembered echo to forget, because a person changed them on this issue.
+    pub clear_echoes: Vec<Field>,
+}
+
+/// A comment that proxysync wrote, remembered for the echo window so that the tracker's
+/// event for it is recognised whoever the tracker names as its author.
+#[derive(Clone, Debug)]
+pub struct WrittenComment {
+    pub instance: String,
+    pub issue_id: String,
+    pub connection: String,
+    pub comment_id: String,
+    /// [`crate::sync::comment_hash`] of the body written.
+    pub hash: String,
+    pub until_ms: i64,
 }
 
 /// A comment mapping to add or remove, part of a commit.
@@ -110,6 +137,7 @@ pub struct CommentWrite {
 pub struct Commit {
     pub links: Vec<LinkWrite>,
     pub comments: Vec<CommentWrite>,
+    pub written_comments: Vec<WrittenComment>,
     /// The delivery claim to mark done.
     pub finish_delivery: Option<String>,
     /// The parked record this sync replayed, to delete.
@@ -137,6 +165,27 @@ fn link_pk(instance: &str, issue_id: &str) -> String {
 
 fn comment_sk(connection: &str, comment_id: &str) -> String {
     format!("{connection}#comment#{comment_id}")
+}
+
+fn written_sk(connection: &str, comment_id: &str) -> String {
+    format!("{connection}#written#{comment_id}")
+}
+
+/// Returns the link attribute that contains the echo of one field, as `{until ms}:{hash}`.
+fn echo_attribute(field: Field) -> &'static str {
+    match field {
+        Field::Title => "echo_title",
+        Field::Body => "echo_body",
+        Field::State => "echo_state",
+        Field::Labels => "echo_labels",
+    }
+}
+
+/// Reads an `{until ms}:{hash}` echo value, or `None` when it is malformed or expired at `now`.
+fn unexpired_echo(value: &str, now: i64) -> Option<String> {
+    let (until, hash) = value.split_once(':')?;
+    let until: i64 = until.parse().ok()?;
+    (until > now).then(|| hash.to_owned())
 }
 
 impl Store {
@@ -364,11 +413,20 @@ impl Store {
             }
             None => None,
         };
+        let now = now_ms();
+        let field_echoes = [Field::Title, Field::Body, Field::State, Field::Labels]
+            .into_iter()
+            .filter_map(|field| {
+                let hash = unexpired_echo(&text(echo_attribute(field))?, now)?;
+                Some((field, hash))
+            })
+            .collect();
         Ok(Some(Link {
             peer_instance: text("peer_instance").unwrap_or_default(),
             peer,
             applied_at_ms: number("applied_at").unwrap_or(0),
             echo: text("echo"),
+            field_echoes,
             creating_until_ms: number("creating_until"),
         }))
     }
@@ -464,6 +522,40 @@ impl Store {
         }))
     }
 
+    /// Reads the body hash of a comment that proxysync wrote within the echo window.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn get_written_comment(
+        &self,
+        instance: &str,
+        issue_id: &str,
+        connection: &str,
+        comment_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(link_pk(instance, issue_id)))
+            .key("sk", s(written_sk(connection, comment_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.failed("GetItem", e))?
+            .item;
+        // DynamoDB's TTL deletes late, so the expiry is checked here too.
+        Ok(item.and_then(|item| {
+            let until = item
+                .get("until")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())?;
+            (until > now_ms())
+                .then(|| item.get("hash").and_then(|v| v.as_s().ok()).cloned())
+                .flatten()
+        }))
+    }
+
     /// Writes everything one sync stores, in one transaction.
     ///
     /// # Errors
@@ -475,6 +567,21 @@ impl Store {
         }
         for comment in &commit.comments {
             items.push(self.comment_write(comment)?);
+        }
+        for written in &commit.written_comments {
+            let put = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(link_pk(&written.instance, &written.issue_id)))
+                .item(
+                    "sk",
+                    s(written_sk(&written.connection, &written.comment_id)),
+                )
+                .item("hash", s(&written.hash))
+                .item("until", n(written.until_ms))
+                .item("expires_at", n(written.until_ms / 1000 + 1))
+                .build()
+                .map_err(|e| self.failed("TransactWriteItems", e))?;
+            items.push(TransactWriteItem::builder().put(put).build());
         }
         if let Some(key) = &commit.finish_delivery {
             items.push(self.finish_update(key, "done")?);
@@ -517,7 +624,21 @@ impl Store {
             expression.push_str(", echo = :echo");
             values.insert(":echo".to_owned(), s(echo));
         }
+        for (field, hash) in &link.field_echoes {
+            let attribute = echo_attribute(*field);
+            expression.push_str(&format!(", {attribute} = :{attribute}"));
+            values.insert(
+                format!(":{attribute}"),
+                s(format!("{}:{hash}", link.echo_until_ms)),
+            );
+        }
         expression.push_str(" REMOVE creating_until");
+        for field in &link.clear_echoes {
+            if !link.field_echoes.iter().any(|(set, _)| set == field) {
+                expression.push_str(", ");
+                expression.push_str(echo_attribute(*field));
+            }
+        }
 
         let update = Update::builder()
             .table_name(&self.table)

@@ -49,7 +49,9 @@ impl SkipReason {
             }
             SkipReason::NotConnected => "no connection covers this project in this direction",
             SkipReason::Stale => "a newer change of this issue was already applied",
-            SkipReason::Echo => "the content matches what proxysync last wrote onto this issue",
+            SkipReason::Echo => {
+                "every changed value is one that proxysync itself wrote onto this issue moments ago"
+            }
             SkipReason::NotLinked => {
                 "the issue has no linked issue yet, and a comment event cannot create one"
             }
@@ -116,6 +118,96 @@ pub fn fingerprint(content: &IssueContent) -> String {
     hash.update([0]);
     hash.update(format!("{:?}", content.state).as_bytes());
     hex::encode(&hash.finalize()[..16])
+}
+
+/// Returns the fields an issue event writes onto the target: the changed fields of an update,
+/// and every synced field of a create (labels only when there are some).
+pub fn written_fields(event: &ChangeEvent) -> Vec<Field> {
+    match &event.change {
+        Change::IssueUpdated { fields, .. } => fields.clone(),
+        Change::IssueCreated => {
+            let mut fields = vec![Field::Title, Field::Body, Field::State];
+            if !event.content.labels.is_empty() {
+                fields.push(Field::Labels);
+            }
+            fields
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Hashes one field's value so that it compares equal across trackers: titles trimmed,
+/// descriptions as canonical Markdown, labels as a sorted set.
+pub fn field_hash(field: Field, content: &IssueContent) -> String {
+    let mut hash = Sha256::new();
+    match field {
+        Field::Title => hash.update(content.title.trim().as_bytes()),
+        Field::Body => hash.update(proxysync_formats::canonical_markdown(&content.body).as_bytes()),
+        Field::State => hash.update(format!("{:?}", content.state).as_bytes()),
+        Field::Labels => {
+            let mut labels: Vec<&str> = content.labels.iter().map(|l| l.trim()).collect();
+            labels.sort_unstable();
+            labels.dedup();
+            for label in labels {
+                hash.update(label.as_bytes());
+                hash.update([0]);
+            }
+        }
+    }
+    hex::encode(&hash.finalize()[..12])
+}
+
+/// Hashes a comment body as canonical Markdown, to compare what proxysync wrote with what a
+/// tracker reports.
+pub fn comment_hash(body: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(proxysync_formats::canonical_markdown(body).as_bytes());
+    hex::encode(&hash.finalize()[..12])
+}
+
+/// Splits the fields an issue event changed into those whose new value proxysync wrote onto
+/// this issue (`echoes` contains the unexpired hashes) and the rest.
+///
+/// Returns `(echoed, other)`.
+pub fn split_echoes(
+    event: &ChangeEvent,
+    echoes: &std::collections::BTreeMap<Field, String>,
+) -> (Vec<Field>, Vec<Field>) {
+    written_fields(event)
+        .into_iter()
+        .partition(|field| echoes.get(field) == Some(&field_hash(*field, &event.content)))
+}
+
+/// Returns a copy of an issue event without the `echoed` fields, or `None` when nothing is left.
+pub fn without_fields(event: &ChangeEvent, echoed: &[Field]) -> Option<ChangeEvent> {
+    let (mut fields, mut labels_added, mut labels_removed) = match &event.change {
+        Change::IssueUpdated {
+            fields,
+            labels_added,
+            labels_removed,
+        } => (fields.clone(), labels_added.clone(), labels_removed.clone()),
+        Change::IssueCreated => (
+            written_fields(event),
+            event.content.labels.clone(),
+            Vec::new(),
+        ),
+        _ => return Some(event.clone()),
+    };
+    fields.retain(|field| !echoed.contains(field));
+    if echoed.contains(&Field::Labels) {
+        labels_added.clear();
+        labels_removed.clear();
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    let mut rest = event.clone();
+    rest.change = Change::IssueUpdated {
+        fields,
+        labels_added,
+        labels_removed,
+    };
+    Some(rest)
 }
 
 /// Returns the update of the target issue that an issue change calls for.
@@ -327,6 +419,92 @@ mod tests {
         assert_eq!(update.labels_add, vec!["a"]);
         assert_eq!(update.labels_remove, vec!["b"]);
         assert_eq!(update.title, None);
+    }
+
+    fn echoes_of(
+        event: &ChangeEvent,
+        fields: &[Field],
+    ) -> std::collections::BTreeMap<Field, String> {
+        fields
+            .iter()
+            .map(|field| (*field, field_hash(*field, &event.content)))
+            .collect()
+    }
+
+    #[test]
+    fn echo_of_every_changed_field_drops_event() {
+        let edited = event(Change::IssueUpdated {
+            fields: vec![Field::Title, Field::State],
+            labels_added: vec![],
+            labels_removed: vec![],
+        });
+        let echoes = echoes_of(&edited, &[Field::Title, Field::State, Field::Body]);
+        let (echoed, other) = split_echoes(&edited, &echoes);
+        assert_eq!(echoed, vec![Field::Title, Field::State]);
+        assert!(other.is_empty());
+        assert_eq!(without_fields(&edited, &echoed), None);
+    }
+
+    #[test]
+    fn partial_echo_keeps_other_fields() {
+        let edited = event(Change::IssueUpdated {
+            fields: vec![Field::Title, Field::State, Field::Labels],
+            labels_added: vec!["bug".to_owned()],
+            labels_removed: vec![],
+        });
+        let echoes = echoes_of(&edited, &[Field::Title, Field::Labels]);
+        let (echoed, other) = split_echoes(&edited, &echoes);
+        assert_eq!(echoed, vec![Field::Title, Field::Labels]);
+        assert_eq!(other, vec![Field::State]);
+        let rest = without_fields(&edited, &echoed).expect("the state change remains");
+        let update = issue_update(&rest);
+        assert_eq!(update.title, None);
+        assert_eq!(update.state, Some(IssueState::Closed));
+        assert!(update.labels_add.is_empty());
+    }
+
+    #[test]
+    fn changed_value_is_no_echo() {
+        let edited = event(Change::IssueUpdated {
+            fields: vec![Field::Title],
+            labels_added: vec![],
+            labels_removed: vec![],
+        });
+        let mut earlier = edited.clone();
+        earlier.content.title = "Older title".to_owned();
+        let echoes = echoes_of(&earlier, &[Field::Title]);
+        let (echoed, other) = split_echoes(&edited, &echoes);
+        assert!(echoed.is_empty());
+        assert_eq!(other, vec![Field::Title]);
+    }
+
+    #[test]
+    fn create_echo_covers_labels() {
+        let created = event(Change::IssueCreated);
+        assert_eq!(
+            written_fields(&created),
+            vec![Field::Title, Field::Body, Field::State, Field::Labels]
+        );
+        let echoes = echoes_of(&created, &[Field::Title, Field::Body, Field::State]);
+        let rest =
+            without_fields(&created, &split_echoes(&created, &echoes).0).expect("labels remain");
+        assert!(matches!(
+            &rest.change,
+            Change::IssueUpdated { fields, labels_added, .. }
+                if fields == &vec![Field::Labels] && labels_added == &vec!["bug".to_owned()]
+        ));
+    }
+
+    #[test]
+    fn label_hash_ignores_order() {
+        let mut first = event(Change::IssueCreated).content;
+        first.labels = vec!["b".to_owned(), "a".to_owned()];
+        let mut second = first.clone();
+        second.labels = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            field_hash(Field::Labels, &first),
+            field_hash(Field::Labels, &second)
+        );
     }
 
     #[test]
