@@ -136,6 +136,10 @@ struct ExplainArgs {
     /// The raw request body.
     #[arg(long)]
     body: PathBuf,
+    /// A query parameter of the webhook URL as NAME=VALUE, such as the `token` of Salesforce
+    /// and Jira Data Center endpoint URLs. Repeat it for more parameters.
+    #[arg(long = "query", value_name = "NAME=VALUE")]
+    query: Vec<String>,
     /// Read instances and connections from this YAML file instead of DynamoDB.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -431,10 +435,19 @@ async fn explain_command(table: &str, args: ExplainArgs) -> Result<ExitCode> {
         .with_context(|| format!("could not read headers file {}", args.headers.display()))?;
     let body = std::fs::read(&args.body)
         .with_context(|| format!("could not read body file {}", args.body.display()))?;
+    let mut query = Vec::new();
+    for parameter in &args.query {
+        let Some((name, value)) = parameter.split_once('=') else {
+            bail!(
+                "invalid --query {parameter:?}: expected NAME=VALUE, such as token=<webhook_secret>"
+            );
+        };
+        query.push((name.to_owned(), value.to_owned()));
+    }
     let request = InboundRequest {
         headers: explain::parse_headers(&headers),
+        query,
         body,
-        ..Default::default()
     };
 
     let aws = match (&args.config, &args.secrets) {

@@ -40,7 +40,9 @@ const DEFAULT_CLOSED_STATE: &str = "6";
 const DEFAULT_OPEN_STATE: &str = "1";
 const DEFAULT_CLOSE_CODE: &str = "Solved (Permanently)";
 const DEFAULT_CLOSE_NOTES: &str = "Closed on the linked issue; synced by proxysync.";
-/// Incident states that count as closed when the payload has no `active` field.
+/// Incident states that count as closed: Resolved, Closed and Canceled. Resolved incidents
+/// stay active until they close, so `active` alone would read them as open, although
+/// proxysync itself writes Resolved when the other side closes.
 const CLOSED_STATES: [&str; 3] = ["6", "7", "8"];
 
 /// The ServiceNow tracker module.
@@ -206,7 +208,7 @@ impl Source for Servicenow {
             instance: instance.to_owned(),
             project: payload.table.clone(),
             issue: issue.clone(),
-            content: content_of(&payload.record),
+            content: content_of(&payload.table, &payload.record),
             author: author.clone(),
             at_ms,
             change,
@@ -274,7 +276,7 @@ impl Source for Servicenow {
     }
 }
 
-fn content_of(record: &Map<String, Value>) -> IssueContent {
+fn content_of(table: &str, record: &Map<String, Value>) -> IssueContent {
     let text = |name: &str| {
         record
             .get(name)
@@ -284,7 +286,10 @@ fn content_of(record: &Map<String, Value>) -> IssueContent {
     };
     let inactive = record.get("active").and_then(Value::as_str) == Some("false");
     let state = text("state");
-    let closed = inactive || (!record.contains_key("active") && CLOSED_STATES.contains(&&*state));
+    // Other tables number their states differently, so only `active` decides when it is sent.
+    let closed_state = (table == DEFAULT_TABLE || !record.contains_key("active"))
+        && CLOSED_STATES.contains(&&*state);
+    let closed = inactive || closed_state;
     IssueContent {
         title: text("short_description"),
         body: text("description"),
@@ -635,6 +640,23 @@ mod tests {
         body["record"]["state"] = json!("2");
         let parsed = Servicenow.parse("snow", &request(&body)).unwrap();
         assert_eq!(parsed.events[0].content.state, IssueState::Closed);
+    }
+
+    #[test]
+    fn resolved_incident_is_closed() {
+        let parsed = Servicenow.parse("snow", &request(&payload())).unwrap();
+        assert_eq!(parsed.events[0].content.state, IssueState::Closed);
+
+        let mut reopened = payload();
+        reopened["record"]["state"] = json!("2");
+        let parsed = Servicenow.parse("snow", &request(&reopened)).unwrap();
+        assert_eq!(parsed.events[0].content.state, IssueState::Open);
+
+        // On another table, state 6 means nothing special while the record is active.
+        let mut problem = payload();
+        problem["table"] = json!("problem");
+        let parsed = Servicenow.parse("snow", &request(&problem)).unwrap();
+        assert_eq!(parsed.events[0].content.state, IssueState::Open);
     }
 
     #[test]

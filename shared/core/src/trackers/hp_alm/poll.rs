@@ -8,7 +8,9 @@
 //! one-second precision, so the overlap re-reads the last seconds and the changes already
 //! handled there (kept with the watermark as `{id}@{bug-ver-stamp}`) are dropped.
 //!
-//! The author of a change is the `User` of the defect's audit record for that change. When the
+//! The author of a change is the `User` of the defect's audit record for that change. When a
+//! defect was saved more than once since the last run, each save becomes its own events, with
+//! its audit record's user and changed fields, so an earlier save is not lost. When the
 //! audit cannot be read (no permission, or no record at that time), the change is skipped with
 //! a warning rather than risk syncing the proxy user's own write back; a defect's first
 //! version without an audit record is attributed to its `detected-by`. A change goes through
@@ -244,8 +246,12 @@ async fn poll_locked(
                 continue;
             }
             report.changes += 1;
+            let earlier = Earlier {
+                handled: &watermark.handled,
+                floor: &cursor,
+            };
             handle_change(
-                pipeline, &api, instance, project, defect, id, &key, deadline, report,
+                pipeline, &api, instance, project, defect, id, &key, &earlier, deadline, report,
             )
             .await?;
             watermark.handled.push(key);
@@ -292,6 +298,13 @@ fn change_key(defect: &Value) -> String {
     format!("{id}@{version}|{modified}")
 }
 
+/// The record of earlier runs: the change keys kept with the watermark, and the time from
+/// which this run reads.
+struct Earlier<'a> {
+    handled: &'a [String],
+    floor: &'a str,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn handle_change(
     pipeline: &Pipeline,
@@ -301,6 +314,7 @@ async fn handle_change(
     defect: &Value,
     id: &str,
     key: &str,
+    earlier: &Earlier<'_>,
     deadline: Instant,
     report: &mut ProjectReport,
 ) -> Result<(), String> {
@@ -316,7 +330,13 @@ async fn handle_change(
         }
     };
     let settings = PollSettings::from_options(&instance.options);
-    let events = match events_of(instance, project, defect, &audits, &settings) {
+    let unhandled = unhandled_audits(defect, &audits, earlier);
+    let events = if unhandled.len() > 1 {
+        saves_events(instance, project, defect, &unhandled, &settings)
+    } else {
+        events_of(instance, project, defect, &audits, &settings)
+    };
+    let events = match events {
         Ok(events) => events,
         Err(reason) => {
             warn!(instance = %instance.id, project, defect = id, reason = %reason, "change skipped");
@@ -480,6 +500,95 @@ pub fn events_of(
             parse_time(&audit.time).is_some_and(|time| (time - at).abs() <= AUDIT_SLACK_SECS)
         })
         .max_by_key(|audit| (audit.time.clone(), audit.id));
+    let comment_id = format!("{id}@{}", field("bug-ver-stamp"));
+    audit_events(instance, project, defect, audit, comment_id, settings)
+}
+
+/// Builds one event list per save when several saves of a defect happened since the last
+/// run, so that each save keeps its own author and changed fields. The content of every event
+/// is the defect's current version.
+///
+/// # Errors
+/// The reason when no save touches a synced field.
+fn saves_events(
+    instance: &Instance,
+    project: &str,
+    defect: &Value,
+    audits: &[&Audit],
+    settings: &PollSettings,
+) -> Result<Vec<ChangeEvent>, String> {
+    let version = entity_field(defect, "bug-ver-stamp").unwrap_or_default();
+    let id = entity_field(defect, "id").unwrap_or_default();
+    let mut events = Vec::new();
+    let mut reasons = Vec::new();
+    for audit in audits {
+        let comment_id = format!("{id}@{version}/{}", audit.id);
+        match audit_events(instance, project, defect, Some(audit), comment_id, settings) {
+            Ok(found) => events.extend(found),
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    if events.is_empty() {
+        return Err(reasons.join("; "));
+    }
+    Ok(events)
+}
+
+/// Returns the audit records of the saves of `defect` that no earlier run handled, oldest
+/// first. Every save adds one to `bug-ver-stamp` and writes one audit record, so when an earlier
+/// version of the defect is among the handled keys, the newest records past it are the new
+/// ones. Otherwise no version since the floor was handled, and the records from then on are new.
+///
+/// NOTE: one audit record per save is how the sandbox behaves. A server that writes more
+/// records per save would make this pick too few saves, never too many.
+fn unhandled_audits<'a>(
+    defect: &Value,
+    audits: &'a [Audit],
+    earlier: &Earlier<'_>,
+) -> Vec<&'a Audit> {
+    let id = entity_field(defect, "id").unwrap_or_default();
+    let mut sorted: Vec<&Audit> = audits.iter().collect();
+    sorted.sort_by_key(|audit| audit.id);
+    let current = entity_field(defect, "bug-ver-stamp").and_then(|v| v.parse::<i64>().ok());
+    let previous = earlier
+        .handled
+        .iter()
+        .filter_map(|key| {
+            let (version, _) = key.split_once('|')?;
+            let (key_id, version) = version.split_once('@')?;
+            (key_id == id).then(|| version.parse::<i64>().ok())?
+        })
+        .max();
+    match (current, previous) {
+        (Some(current), Some(previous)) => {
+            let new = usize::try_from(current - previous).unwrap_or(0);
+            sorted.split_off(sorted.len().saturating_sub(new))
+        }
+        _ => {
+            let floor = parse_time(earlier.floor);
+            sorted
+                .into_iter()
+                .filter(|audit| floor.is_some() && parse_time(&audit.time) >= floor)
+                .collect()
+        }
+    }
+}
+
+/// Builds the events of one save of `defect`, attributed through its audit record.
+fn audit_events(
+    instance: &Instance,
+    project: &str,
+    defect: &Value,
+    audit: Option<&Audit>,
+    comment_id: String,
+    settings: &PollSettings,
+) -> Result<Vec<ChangeEvent>, String> {
+    let field = |name: &str| entity_field(defect, name).unwrap_or_default();
+    let id = field("id");
+    let modified = field("last-modified");
+    let at = parse_time(modified).ok_or_else(|| {
+        format!("invalid last-modified {modified:?}: expected yyyy-MM-dd HH:mm:ss")
+    })?;
     let first_version = field("bug-ver-stamp") == "1";
     let user = match audit {
         Some(audit) if !audit.user.is_empty() => audit.user.clone(),
@@ -565,12 +674,11 @@ pub fn events_of(
         });
     }
     if let Some(body) = comment {
-        let version = field("bug-ver-stamp");
         events.push(ChangeEvent {
             kind: "defect.commented".to_owned(),
             change: Change::CommentCreated {
                 comment: CommentContent {
-                    id: format!("{id}@{version}"),
+                    id: comment_id,
                     body,
                     author: base.author.clone(),
                 },
@@ -684,6 +792,39 @@ mod tests {
     fn shift_moves_seconds() {
         assert_eq!(shift("2024-05-02 10:00:30", -60), "2024-05-02 09:59:30");
         assert_eq!(shift("garbage", -60), "garbage");
+    }
+
+    #[test]
+    fn saves_since_handled_version_are_new() {
+        let audits = parse_audits(AUDITS).unwrap();
+        let defect = serde_json::json!({"Fields": [
+            {"Name": "id", "values": [{"value": "7"}]},
+            {"Name": "bug-ver-stamp", "values": [{"value": "5"}]},
+        ]});
+        let handled = vec![
+            "7@4|2024-05-02 10:40:00".to_owned(),
+            "8@9|2024-05-02 10:49:00".to_owned(),
+        ];
+        let earlier = Earlier {
+            handled: &handled,
+            floor: "2024-05-02 10:38:00",
+        };
+        let new: Vec<i64> = unhandled_audits(&defect, &audits, &earlier)
+            .iter()
+            .map(|audit| audit.id)
+            .collect();
+        assert_eq!(new, vec![2]);
+
+        // No version of defect 7 in the handled keys: every save since the floor is new.
+        let earlier = Earlier {
+            handled: &handled[1..],
+            floor: "2024-05-02 10:38:00",
+        };
+        let new: Vec<i64> = unhandled_audits(&defect, &audits, &earlier)
+            .iter()
+            .map(|audit| audit.id)
+            .collect();
+        assert_eq!(new, vec![1, 2]);
     }
 
     #[test]
