@@ -1,7 +1,8 @@
 //! HP ALM/QC as a polled sync peer: audit and defect shapes parse, the proxy user's changes
 //! are skipped, a sync with GitHub converges both ways, a failed poll keeps its watermark and
-//! is applied once later, an unreadable audit skips the change, overlapping runs never read a
-//! page twice, and the preflight names a project the proxy user cannot see.
+//! is applied once later, and an unreadable audit skips the change. A deleted defect parks the
+//! writes to it while the poll goes on, an edit of earlier comments is skipped, overlapping
+//! runs never read a page twice, and the preflight names a project the proxy user cannot see.
 
 use std::time::Duration;
 
@@ -73,6 +74,24 @@ fn audit_and_defect_shapes_parse() {
     unknown["Fields"][1]["values"][0]["value"] = json!("2024-05-02 12:00:00");
     let reason = poll::events_of(&instance, PROJECT, &unknown, &audits, &settings).unwrap_err();
     assert!(reason.contains("no audit record"), "{reason}");
+
+    // Earlier comment text rewritten rather than appended to: skipped with the reason.
+    let rewrite = poll::Audit {
+        id: 3,
+        action: "UPDATE".to_owned(),
+        time: audits[0].time.clone(),
+        user: TESTER.to_owned(),
+        properties: vec![(
+            "BG_DEV_COMMENTS".to_owned(),
+            "<html><body>Fixed in build 43.</body></html>".to_owned(),
+            "<html><body>Fixed in build 42.</body></html>".to_owned(),
+        )],
+    };
+    let reason = poll::events_of(&instance, PROJECT, defect, &[rewrite], &settings).unwrap_err();
+    assert!(
+        reason.contains("edits earlier text of dev-comments"),
+        "{reason}"
+    );
 }
 
 async fn start() -> (Stack, Instance) {
@@ -261,6 +280,157 @@ async fn unreadable_audit_skips_change() {
     assert_eq!(report.synced, 0, "{report:?}");
     let issue = stack.sandbox.state().github.issues[0].clone();
     assert_eq!(issue.title, "Queue backs up");
+}
+
+/// Polls once, expects the first defect named `title` on GitHub, and returns its issue number.
+async fn poll_to_github(stack: &Stack, title: &str) -> u64 {
+    let report = poll_once(stack).await;
+    assert_eq!(report.outcome, "polled", "{report:?}");
+    assert_eq!(report.synced, 1, "{report:?}");
+    // GitHub's webhooks of the proxy's writes.
+    stack.pump_until_quiet(6).await;
+    let github = stack.sandbox.state().github;
+    let issue = github.issues.iter().find(|i| i.title == title);
+    issue
+        .unwrap_or_else(|| panic!("no GitHub issue {title:?}"))
+        .number
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_defect_parks_writes() {
+    let (stack, _) = start().await;
+    let alm = stack.sandbox.hp_alm();
+    let deleted_id = alm.create_defect(TESTER, PROJECT, &[("name", "Print preview blank")]);
+    let number = poll_to_github(&stack, "Print preview blank").await;
+    alm.delete_defect(PROJECT, deleted_id);
+    alm.create_defect(TESTER, PROJECT, &[("name", "Export drops rows")]);
+
+    // A person edits and comments on the GitHub issue of the deleted defect.
+    let human = stack.human();
+    let path = format!("/repos/{REPO}/issues/{number}");
+    human
+        .github(
+            Method::PATCH,
+            &path,
+            Some(json!({"title": "Print preview blank, edited"})),
+        )
+        .await;
+    human
+        .github(
+            Method::POST,
+            &format!("{path}/comments"),
+            Some(json!({"body": "Blank in Firefox too."})),
+        )
+        .await;
+    // The stack's GitHub repository also syncs with Jira, which gets both changes.
+    let answers = stack.pump_until_quiet(6).await;
+    let to_alm: Vec<&Value> = answers
+        .iter()
+        .flat_map(|(_, answer)| answer.body["events"].as_array().into_iter().flatten())
+        .filter(|event| event["connection"] == "defects")
+        .collect();
+    assert_eq!(to_alm.len(), 2, "{:?}", outcomes(&answers));
+    let expected = format!("defect {deleted_id} no longer exists in {PROJECT}");
+    for event in to_alm {
+        assert_eq!(event["decision"], "parked", "{event}");
+        let error = event["error"].as_str().unwrap_or_default();
+        assert!(error.contains(&expected), "{error}");
+        assert!(error.contains("404"), "{error}");
+    }
+    let parked = stack.store.list_parked().await.unwrap();
+    assert_eq!(parked.len(), 2, "{parked:?}");
+    for event in &parked {
+        assert_eq!(event.error_code.as_deref(), Some("404"), "{event:?}");
+        assert!(event.error.contains(&expected), "{}", event.error);
+    }
+
+    // The poll goes on: the new defect syncs, and the deleted one fails nothing.
+    poll_to_github(&stack, "Export drops rows").await;
+    let report = poll_once(&stack).await;
+    assert_eq!(report.outcome, "polled", "{report:?}");
+    assert_eq!(report.parked, 0, "{report:?}");
+
+    // A replay keeps both events parked with the same reason, in order.
+    let replay = stack
+        .pipeline
+        .replay_parked(true, Duration::from_secs(5))
+        .await
+        .expect("replay");
+    assert_eq!(
+        (replay.replayed, replay.failed, replay.waiting),
+        (0, 1, 1),
+        "{replay:?}"
+    );
+    for event in stack.store.list_parked().await.unwrap() {
+        assert!(event.error.contains(&expected), "{}", event.error);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_comments_skipped() {
+    let (stack, _) = start().await;
+    let alm = stack.sandbox.hp_alm();
+    let id = alm.create_defect(TESTER, PROJECT, &[("name", "Sync stalls")]);
+    let number = poll_to_github(&stack, "Sync stalls").await;
+    // The next poll meets only the proxy's link comment on the defect.
+    let report = poll_once(&stack).await;
+    assert_eq!(report.synced, 0, "{report:?}");
+    let comments_on_github = || {
+        let github = stack.sandbox.state().github;
+        github
+            .comments
+            .iter()
+            .filter(|c| c.issue_number == number)
+            .count()
+    };
+    let before = comments_on_github();
+    let current = || {
+        let defect = alm.defects().into_iter().find(|d| d.id == id).unwrap();
+        defect.field("dev-comments").to_owned()
+    };
+    let linked = current();
+    assert!(linked.contains("Linked with"), "{linked}");
+
+    // A tester rewrites earlier text of the comments field: skipped, nothing posted.
+    let rewritten = linked.replace("Linked with", "Linked to");
+    alm.edit_defect(TESTER, PROJECT, id, &[("dev-comments", &rewritten)]);
+    let report = poll_once(&stack).await;
+    assert_eq!(report.outcome, "polled", "{report:?}");
+    assert_eq!(
+        (report.changes, report.skipped, report.synced),
+        (1, 1, 0),
+        "{report:?}"
+    );
+    assert_eq!(comments_on_github(), before);
+
+    // A rewrite together with a status change: the status syncs, the rewrite does not.
+    alm.edit_defect(
+        TESTER,
+        PROJECT,
+        id,
+        &[("status", "Closed"), ("dev-comments", &linked)],
+    );
+    let report = poll_once(&stack).await;
+    assert_eq!(report.synced, 1, "{report:?}");
+    let github = stack.sandbox.state().github;
+    let issue = github.issues.iter().find(|i| i.number == number).unwrap();
+    assert_eq!(issue.state, "closed");
+    assert_eq!(comments_on_github(), before);
+
+    // An appended comment still syncs, once.
+    let appended =
+        hp_alm::append_comment(&current(), TESTER, "2024-05-02", "<p>Root cause found.</p>");
+    alm.edit_defect(TESTER, PROJECT, id, &[("dev-comments", &appended)]);
+    let report = poll_once(&stack).await;
+    assert_eq!(report.synced, 1, "{report:?}");
+    assert_eq!(comments_on_github(), before + 1);
+    let github = stack.sandbox.state().github;
+    let mirrored = github
+        .comments
+        .iter()
+        .filter(|c| c.body.contains("Root cause found."))
+        .count();
+    assert_eq!(mirrored, 1, "{:?}", github.comments);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

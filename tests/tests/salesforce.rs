@@ -1,6 +1,7 @@
 //! Salesforce as a sync peer: Outbound Messages parse, the proxy user's changes are skipped,
 //! a sync with GitHub converges both ways, bad messages are rejected with a SOAP fault, a
-//! notification that failed is redelivered and applied once, and a 401 refreshes the token.
+//! notification that failed is redelivered and applied once, a notification redelivered inside
+//! another batch is applied once, and a 401 refreshes the token.
 
 use proxysync_core::WebhookResponse;
 use proxysync_core::model::{Instance, TrackerKind};
@@ -65,6 +66,7 @@ fn case_message_parses() {
         parsed.delivery_id.as_deref(),
         Some("notification:04l000000000101AAA")
     );
+    assert_eq!(parsed.event_ids, vec!["notification:04l000000000101AAA"]);
     assert_eq!(parsed.events.len(), 1);
     let event = &parsed.events[0];
     assert_eq!(event.issue.id, "Case/500000000000101AAA");
@@ -367,6 +369,187 @@ async fn failed_notification_redelivered_once() {
     let issues = stack.sandbox.state().github.issues;
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0].title, "Printer offline");
+}
+
+/// Builds the message Salesforce sends when it regroups pending notifications: the envelope of
+/// the first message around the `Notification` elements of all of them.
+fn regroup(messages: &[&[u8]]) -> Vec<u8> {
+    const OPEN: &str = "<Notification>";
+    const CLOSE: &str = "</Notification>";
+    let texts: Vec<String> = messages
+        .iter()
+        .map(|message| String::from_utf8(message.to_vec()).unwrap())
+        .collect();
+    let mut notifications = String::new();
+    for text in &texts {
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find(OPEN) {
+            let end =
+                start + rest[start..].find(CLOSE).expect("a closed Notification") + CLOSE.len();
+            notifications.push_str(&rest[start..end]);
+            rest = &rest[end..];
+        }
+    }
+    let first = &texts[0];
+    let start = first.find(OPEN).expect("a Notification");
+    let end = first.rfind(CLOSE).unwrap() + CLOSE.len();
+    format!("{}{notifications}{}", &first[..start], &first[end..]).into_bytes()
+}
+
+/// Creates a GitHub issue, syncs it to a Case, and returns the Case id.
+async fn linked_case(stack: &Stack, title: &str) -> String {
+    stack
+        .human()
+        .github(
+            Method::POST,
+            &format!("/repos/{REPO}/issues"),
+            Some(json!({"title": title, "body": "Details."})),
+        )
+        .await;
+    let list = outcomes(&pump(stack).await);
+    assert!(
+        list.contains(&"github:synced:created".to_owned()),
+        "{list:?}"
+    );
+    let records = stack.sandbox.salesforce().records();
+    records
+        .iter()
+        .find(|r| r.sobject_type == "Case" && r.field("Subject") == title)
+        .expect("the Case")
+        .id
+        .clone()
+}
+
+/// Writes a CaseComment as the agent and returns its outbound message.
+fn agent_comment(stack: &Stack, case_id: &str, text: &str) -> Vec<u8> {
+    let agent = &stack.sandbox_config.salesforce.users[1].id;
+    let (_, message) = stack.sandbox.salesforce().write_as(
+        agent,
+        "CaseComment",
+        None,
+        case_fields(&[("ParentId", case_id), ("CommentBody", text)]),
+    );
+    message.expect("CaseComment has an outbound message").body
+}
+
+fn github_comments_with(stack: &Stack, text: &str) -> usize {
+    stack
+        .sandbox
+        .state()
+        .github
+        .comments
+        .iter()
+        .filter(|c| c.body.contains(text))
+        .count()
+}
+
+fn decisions(answer: &WebhookResponse) -> Vec<String> {
+    answer.body["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|event| {
+            let detail = event["action"]
+                .as_str()
+                .or(event["status"].as_str())
+                .unwrap_or_default();
+            format!("{}:{detail}", event["decision"].as_str().unwrap_or("?"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regrouped_notification_applied_once() {
+    let (stack, _) = start().await;
+    let case_id = linked_case(&stack, "Invoice PDF is blank").await;
+
+    // Message A carries one comment, which reaches GitHub. Its acknowledgement is then lost.
+    let first = agent_comment(&stack, &case_id, "Blank since Monday.");
+    let answer = deliver_salesforce(&stack, first.clone()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(github_comments_with(&stack, "Blank since Monday."), 1);
+
+    // Salesforce regroups the comment with a newer one into message B.
+    let second = agent_comment(&stack, &case_id, "Only for invoices over 10 pages.");
+    let regrouped = regroup(&[&first, &second]);
+    let answer = deliver_salesforce(&stack, regrouped.clone()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["outcome"], "processed", "{:?}", answer.body);
+    assert_eq!(
+        decisions(&answer),
+        vec!["duplicate:done", "synced:comment_added"],
+        "{:?}",
+        answer.body
+    );
+    let rendered = stack.pipeline.render("salesforce", &answer);
+    assert!(
+        rendered.body.contains("<Ack>true</Ack>"),
+        "{}",
+        rendered.body
+    );
+    assert_eq!(github_comments_with(&stack, "Blank since Monday."), 1);
+    assert_eq!(
+        github_comments_with(&stack, "Only for invoices over 10 pages."),
+        1
+    );
+
+    // Message B again, and each message alone: nothing is applied twice.
+    for body in [regrouped, second, first] {
+        let answer = deliver_salesforce(&stack, body).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        assert_eq!(answer.body["outcome"], "duplicate", "{:?}", answer.body);
+    }
+    assert_eq!(github_comments_with(&stack, "Blank since Monday."), 1);
+    assert_eq!(
+        github_comments_with(&stack, "Only for invoices over 10 pages."),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_notification_not_acknowledged() {
+    let (stack, _) = start().await;
+    let case_id = linked_case(&stack, "Dashboard shows no data").await;
+    let busy = agent_comment(&stack, &case_id, "Empty for the EU region.");
+    let fresh = agent_comment(&stack, &case_id, "The US region is fine.");
+    let envelope = proxysync_core::trackers::salesforce::soap::parse(&busy).unwrap();
+    let busy_id = format!("notification:{}", envelope.notifications[0].id);
+
+    // Another invocation has claimed the first notification and not finished it.
+    let key = format!("delivery#{INSTANCE}#{busy_id}");
+    let claim = stack.store.claim(&key, 60_000).await.unwrap();
+    assert_eq!(claim, proxysync_core::store::Claim::Claimed);
+    let regrouped = regroup(&[&busy, &fresh]);
+    let answer = deliver_salesforce(&stack, regrouped.clone()).await;
+    assert_eq!(answer.status, 503, "{:?}", answer.body);
+    assert_eq!(answer.body["error"], "in_progress", "{:?}", answer.body);
+    let message = answer.body["message"].as_str().unwrap();
+    assert!(message.contains(&busy_id), "{message}");
+    assert_eq!(
+        decisions(&answer),
+        vec!["duplicate:in_progress", "synced:comment_added"],
+        "{:?}",
+        answer.body
+    );
+    let rendered = stack.pipeline.render("salesforce", &answer);
+    assert!(rendered.body.contains("soapenv:Fault"), "{}", rendered.body);
+    assert!(!rendered.body.contains("<Ack>"), "{}", rendered.body);
+    assert_eq!(github_comments_with(&stack, "The US region is fine."), 1);
+    assert_eq!(github_comments_with(&stack, "Empty for the EU region."), 0);
+
+    // The other invocation finishes, so the redelivered message is acknowledged and applies nothing.
+    stack.store.finish(&key).await.unwrap();
+    let answer = deliver_salesforce(&stack, regrouped).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["outcome"], "duplicate", "{:?}", answer.body);
+    let rendered = stack.pipeline.render("salesforce", &answer);
+    assert!(
+        rendered.body.contains("<Ack>true</Ack>"),
+        "{}",
+        rendered.body
+    );
+    assert_eq!(github_comments_with(&stack, "The US region is fine."), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Zendesk as a sync peer: ticket events and trigger webhooks parse, the proxy user's changes
-//! are skipped, a sync with Jira Cloud converges both ways, bad and replayed requests are
-//! rejected, and a failing target parks the event.
+//! are skipped, a sync with Jira Cloud converges both ways, a ticket moved out of the
+//! connection's group is no longer written, bad and replayed requests are rejected, and a
+//! failing target parks the event.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -172,10 +173,22 @@ async fn start() -> (Stack, Instance) {
 
 /// Calls the Zendesk sandbox as the agent Carol.
 async fn as_carol(stack: &Stack, method: Method, path: &str, body: Option<Value>) -> Value {
-    let carol = &stack.sandbox_config.zendesk.users[1];
+    as_user(stack, 1, method, path, body).await
+}
+
+/// Calls the Zendesk sandbox as the sandbox's Zendesk user at `index`: 1 is the agent Carol,
+/// 2 the admin Dana.
+async fn as_user(
+    stack: &Stack,
+    index: usize,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let user = &stack.sandbox_config.zendesk.users[index];
     let request = reqwest::Client::new()
         .request(method, format!("{}{path}", stack.sandbox.zendesk_url()))
-        .basic_auth(format!("{}/token", carol.email), Some(&carol.api_token));
+        .basic_auth(format!("{}/token", user.email), Some(&user.api_token));
     let (status, answer) = call(request, body).await;
     assert!(
         status.is_success(),
@@ -313,6 +326,244 @@ async fn zendesk_and_jira_converge() {
         .find(|body| body.contains("Works again"));
     let mirrored = mirrored.expect("the Zendesk reply on Jira");
     assert!(mirrored.contains("Carol Agent"), "{mirrored}");
+}
+
+/// Creates a ticket in the connection's group as Carol and returns its id.
+async fn create_ticket(stack: &Stack, subject: &str) -> u64 {
+    let created = as_carol(
+        stack,
+        Method::POST,
+        "/api/v2/tickets",
+        Some(json!({"ticket": {"subject": subject, "comment": {"body": "Details."}, "group_id": 360001}})),
+    )
+    .await;
+    created["ticket"]["id"].as_u64().unwrap()
+}
+
+/// Counts the proxy user's writes to one Zendesk ticket that the sandbox received.
+fn proxy_writes_to(stack: &Stack, ticket_id: u64) -> usize {
+    let proxy = stack.sandbox_config.zendesk.users[0].id.to_string();
+    let path = format!("/api/v2/tickets/{ticket_id}");
+    stack
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.tracker == "zendesk" && r.method != "GET")
+        .filter(|r| r.user_id.as_deref() == Some(proxy.as_str()) && r.path.ends_with(&path))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moved_ticket_not_written() {
+    let (stack, _) = start().await;
+    let moved_id = create_ticket(&stack, "Monitor flickers").await;
+    let kept_id = create_ticket(&stack, "Mouse double-clicks").await;
+    let list = outcomes(&stack.pump_any_until_quiet(6).await);
+    let created = list
+        .iter()
+        .filter(|o| *o == "zendesk:synced:created")
+        .count();
+    assert_eq!(created, 2, "{list:?}");
+    let jira = stack.sandbox.state().jira;
+    let jira_key = |summary: &str| {
+        jira.issues
+            .iter()
+            .find(|i| i.project_key == JIRA_PROJECT && i.summary == summary)
+            .unwrap_or_else(|| panic!("no Jira issue {summary:?}"))
+            .key
+            .clone()
+    };
+    let (moved_key, kept_key) = (
+        jira_key("Monitor flickers"),
+        jira_key("Mouse double-clicks"),
+    );
+
+    // An admin moves one ticket to another group. Zendesk's event for the move is not synced.
+    as_user(
+        &stack,
+        2,
+        Method::PUT,
+        &format!("/api/v2/tickets/{moved_id}"),
+        Some(json!({"ticket": {"group_id": 360002}})),
+    )
+    .await;
+    let list = outcomes(&stack.pump_any_until_quiet(6).await);
+    assert_eq!(list, vec!["zendesk:ignored"], "{list:?}");
+    let writes_before = proxy_writes_to(&stack, moved_id);
+    let comments_before = stack.sandbox.zendesk_state().comments.len();
+
+    // Edits and comments on both Jira issues: only the ticket still in the group is written.
+    let human = stack.human();
+    for (key, summary) in [
+        (&moved_key, "Monitor flickers, edited"),
+        (&kept_key, "Mouse double-clicks, edited"),
+    ] {
+        human
+            .jira(
+                Method::PUT,
+                &format!("/rest/api/3/issue/{key}"),
+                Some(json!({"fields": {"summary": summary}})),
+            )
+            .await;
+    }
+    let adf = json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+        {"type": "text", "text": "Swapped the cable."}]}]});
+    human
+        .jira(
+            Method::POST,
+            &format!("/rest/api/3/issue/{moved_key}/comment"),
+            Some(json!({"body": adf})),
+        )
+        .await;
+    let answers = stack.pump_any_until_quiet(6).await;
+    let list = outcomes(&answers);
+    let outside = list
+        .iter()
+        .filter(|o| *o == "jira:skipped:outside_project")
+        .count();
+    assert_eq!(outside, 2, "{list:?}");
+    assert!(list.contains(&"jira:synced:updated".to_owned()), "{list:?}");
+    let moved_events: Vec<&Value> = answers
+        .iter()
+        .flat_map(|(_, answer)| answer.body["events"].as_array().into_iter().flatten())
+        .filter(|event| event["issue"] == moved_key.as_str())
+        .collect();
+    assert_eq!(moved_events.len(), 2, "{moved_events:?}");
+    for event in moved_events {
+        assert_eq!(event["decision"], "skipped", "{event}");
+        assert_eq!(event["reason"], "outside_project", "{event}");
+    }
+
+    assert_eq!(proxy_writes_to(&stack, moved_id), writes_before);
+    let state = stack.sandbox.zendesk_state();
+    let ticket = |id: u64| state.tickets.iter().find(|t| t.id == id).unwrap().clone();
+    assert_eq!(ticket(moved_id).subject, "Monitor flickers");
+    assert_eq!(ticket(moved_id).group_id, Some(360002));
+    assert_eq!(ticket(kept_id).subject, "Mouse double-clicks, edited");
+    assert_eq!(
+        state.comments.len(),
+        comments_before,
+        "{:?}",
+        state.comments
+    );
+    assert!(
+        stack.store.list_parked().await.unwrap().is_empty(),
+        "a skipped write is not parked"
+    );
+
+    // The inbound side: a reply on the moved ticket is outside every connection.
+    as_carol(
+        &stack,
+        Method::PUT,
+        &format!("/api/v2/tickets/{moved_id}"),
+        Some(json!({"ticket": {"comment": {"body": "Still flickers.", "public": true}}})),
+    )
+    .await;
+    let list = outcomes(&stack.pump_any_until_quiet(6).await);
+    assert_eq!(list, vec!["zendesk:skipped:not_connected"], "{list:?}");
+    let jira = stack.sandbox.state().jira;
+    assert!(
+        !jira
+            .comments
+            .iter()
+            .any(|c| c.body.to_string().contains("Still flickers.")),
+        "{:?}",
+        jira.comments
+    );
+
+    // The link survives: once the ticket is back in the group, edits reach it again.
+    as_user(
+        &stack,
+        2,
+        Method::PUT,
+        &format!("/api/v2/tickets/{moved_id}"),
+        Some(json!({"ticket": {"group_id": 360001}})),
+    )
+    .await;
+    stack.pump_any_until_quiet(6).await;
+    human
+        .jira(
+            Method::PUT,
+            &format!("/rest/api/3/issue/{moved_key}"),
+            Some(json!({"fields": {"summary": "Monitor flickers, back"}})),
+        )
+        .await;
+    let list = outcomes(&stack.pump_any_until_quiet(6).await);
+    assert!(list.contains(&"jira:synced:updated".to_owned()), "{list:?}");
+    let state = stack.sandbox.zendesk_state();
+    let ticket = state.tickets.iter().find(|t| t.id == moved_id).unwrap();
+    assert_eq!(ticket.subject, "Monitor flickers, back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_check_names_groups() {
+    let (stack, instance) = start().await;
+    let ticket_id = create_ticket(&stack, "Keyboard sticks").await;
+    as_user(
+        &stack,
+        2,
+        Method::PUT,
+        &format!("/api/v2/tickets/{ticket_id}"),
+        Some(json!({"ticket": {"group_id": 360002}})),
+    )
+    .await;
+    let module = trackers::module(TrackerKind::Zendesk).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let api = stack
+        .pipeline
+        .api(&instance, deadline, false)
+        .await
+        .unwrap();
+    let ticket = proxysync_core::model::IssueRef {
+        key: ticket_id.to_string(),
+        id: ticket_id.to_string(),
+        url: String::new(),
+    };
+    let inside = endpoint("acme-zendesk", "360002");
+    let outside = endpoint("acme-zendesk", GROUP);
+    let target = module.target();
+    assert_eq!(
+        target
+            .check_in_project(&api, &inside, &ticket)
+            .await
+            .unwrap(),
+        None
+    );
+    let reason = target
+        .check_in_project(&api, &outside, &ticket)
+        .await
+        .unwrap()
+        .expect("a ticket in another group is outside the connection");
+    assert!(reason.contains(&format!("ticket {ticket_id}")), "{reason}");
+    assert!(reason.contains("group 360002"), "{reason}");
+    assert!(reason.contains("group 360001"), "{reason}");
+
+    // A ticket that left every group.
+    as_user(
+        &stack,
+        2,
+        Method::PUT,
+        &format!("/api/v2/tickets/{ticket_id}"),
+        Some(json!({"ticket": {"group_id": null}})),
+    )
+    .await;
+    let reason = target
+        .check_in_project(&api, &outside, &ticket)
+        .await
+        .unwrap()
+        .expect("a ticket without a group is outside the connection");
+    assert!(reason.contains("no group"), "{reason}");
+
+    // A ticket that no longer exists is a failed read, which parks the write.
+    let missing = proxysync_core::model::IssueRef {
+        key: "999999".to_owned(),
+        ..ticket
+    };
+    let error = target
+        .check_in_project(&api, &outside, &missing)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(404), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,6 +125,11 @@ impl Api {
         self
     }
 
+    /// Returns true when this client records requests instead of sending them.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run.is_some()
+    }
+
     /// The tracker this client calls.
     pub fn tracker(&self) -> TrackerKind {
         self.tracker

@@ -1,6 +1,7 @@
 //! The webhook path shared by every tracker: look up, verify, parse, drop the
-//! proxy user's changes, claim the delivery, sync each connection, store the
-//! link, and park what fails past the budget.
+//! proxy user's changes, claim the delivery (or each of its events, when the
+//! tracker gives them ids of their own), sync each connection, store the link,
+//! and park what fails past the budget.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,6 +95,24 @@ impl Outcome {
         }
         value
     }
+}
+
+/// The claim keys of one delivery.
+struct Delivery<'a> {
+    /// The claim key of the whole delivery, `delivery#{instance}#{id}`.
+    key: &'a str,
+    /// The tracker's delivery id, or a digest of the body.
+    id: &'a str,
+    /// Per-event delivery ids, as described at [`crate::tracker::Parsed::event_ids`].
+    event_ids: &'a [String],
+}
+
+/// One claim of a delivery and the (event, route) pairs it covers, in event order.
+struct DeliveryClaim<'e, 'c> {
+    key: String,
+    /// The delivery id in the key, for logs and messages.
+    id: &'e str,
+    work: Vec<(&'e ChangeEvent, Route<'c>)>,
 }
 
 /// The result of one replay run.
@@ -266,7 +285,12 @@ impl Pipeline {
                 .instance(instance_id)
                 .expect("instance_config checked the id");
             let delivery_key = format!("delivery#{instance_id}#{batch_id}");
-            self.sync_events(&config, instance, events, &delivery_key, batch_id, deadline)
+            let delivery = Delivery {
+                key: &delivery_key,
+                id: batch_id,
+                event_ids: &[],
+            };
+            self.sync_events(&config, instance, events, &delivery, deadline)
                 .await
         }
         .await;
@@ -434,15 +458,13 @@ impl Pipeline {
             .clone()
             .unwrap_or_else(|| body_digest(&request.body));
         let delivery_key = format!("delivery#{instance_id}#{delivery_id}");
-        self.sync_events(
-            &config,
-            instance,
-            &parsed.events,
-            &delivery_key,
-            &delivery_id,
-            deadline,
-        )
-        .await
+        let delivery = Delivery {
+            key: &delivery_key,
+            id: &delivery_id,
+            event_ids: &parsed.event_ids,
+        };
+        self.sync_events(&config, instance, &parsed.events, &delivery, deadline)
+            .await
     }
 
     async fn instance_config(&self, instance_id: &str) -> Result<Arc<Config>, Abort> {
@@ -463,16 +485,29 @@ impl Pipeline {
         config: &Config,
         instance: &Instance,
         events: &[ChangeEvent],
-        delivery_key: &str,
-        delivery_id: &str,
+        delivery: &Delivery<'_>,
         deadline: Instant,
     ) -> Result<WebhookResponse, Abort> {
         let received = Instant::now();
         let mut results = Vec::new();
-        let mut work = Vec::new();
-        for event in events {
+        let mut claims: Vec<DeliveryClaim<'_, '_>> = Vec::new();
+        for (index, event) in events.iter().enumerate() {
             match sync::route(config, instance, event) {
-                Ok(routes) => work.extend(routes.into_iter().map(|route| (event, route))),
+                Ok(routes) => {
+                    let (key, id) = match delivery.event_ids.get(index) {
+                        Some(id) => (format!("delivery#{}#{id}", instance.id), id.as_str()),
+                        None => (delivery.key.to_owned(), delivery.id),
+                    };
+                    let pairs = routes.into_iter().map(|route| (event, route));
+                    match claims.iter_mut().find(|claim| claim.key == key) {
+                        Some(claim) => claim.work.extend(pairs),
+                        None => claims.push(DeliveryClaim {
+                            key,
+                            id,
+                            work: pairs.collect(),
+                        }),
+                    }
+                }
                 Err(reason) => {
                     metrics::count_reason(event.tracker.route(), metrics::SKIPPED, reason.code());
                     info!(outcome = "skipped", reason = reason.code(), issue = %event.issue.key, "event skipped");
@@ -484,34 +519,90 @@ impl Pipeline {
                 }
             }
         }
-        if work.is_empty() {
-            return Ok(respond("skipped", delivery_id, results));
+        if claims.is_empty() {
+            return Ok(respond("skipped", delivery.id, results));
         }
 
-        let claim = self.store.claim(delivery_key, lease_ms(&self.settings));
-        if let Claim::Duplicate { status } = claim.await? {
-            metrics::count(instance.tracker.route(), metrics::DUPLICATES, 1);
-            info!(
-                outcome = "duplicate",
-                status = status.as_str(),
-                "delivery already handled"
+        let per_event = !delivery.event_ids.is_empty();
+        let mut parked = false;
+        let mut applied = false;
+        let mut busy = Vec::new();
+        for claim in &claims {
+            let claimed = self.store.claim(&claim.key, lease_ms(&self.settings));
+            if let Claim::Duplicate { status } = claimed.await? {
+                metrics::count(instance.tracker.route(), metrics::DUPLICATES, 1);
+                info!(
+                    outcome = "duplicate",
+                    status = status.as_str(),
+                    claim = claim.id,
+                    "delivery already handled"
+                );
+                if !per_event {
+                    return Ok(WebhookResponse {
+                        status: 200,
+                        body: json!({"outcome": "duplicate", "delivery": delivery.id, "status": status}),
+                    });
+                }
+                if status == "in_progress" {
+                    busy.push(claim.id);
+                }
+                for (event, route) in &claim.work {
+                    results.push(json!({"kind": event.kind, "issue": event.issue.key,
+                        "connection": route.connection.id, "decision": "duplicate", "status": status}));
+                }
+                continue;
+            }
+            applied = true;
+            parked |= self
+                .sync_claimed(&claim.key, &claim.work, deadline, &mut results)
+                .await?;
+        }
+
+        if !busy.is_empty() {
+            // Acknowledging now would let the tracker drop an event that may still fail.
+            let noun = if busy.len() == 1 { "event" } else { "events" };
+            let message = format!(
+                "another invocation is still applying {noun} {} of this delivery, so it is not \
+                 acknowledged yet; redeliver it later",
+                busy.join(", ")
             );
+            warn!(outcome = "in_progress", events = %busy.join(","), "delivery not acknowledged: an event is still being applied");
+            let mut answer = WebhookResponse::error(503, "in_progress", message);
+            answer.body["events"] = json!(results);
+            return Ok(answer);
+        }
+        if parked {
             return Ok(WebhookResponse {
-                status: 200,
-                body: json!({"outcome": "duplicate", "delivery": delivery_id, "status": status}),
+                status: 202,
+                body: json!({"outcome": "parked", "delivery": delivery.id, "events": results}),
             });
         }
+        if !applied {
+            return Ok(respond("duplicate", delivery.id, results));
+        }
+        Ok(respond("processed", delivery.id, results))
+    }
 
+    /// Syncs the pairs of one claimed key in order, marks the claim done with the last one, and
+    /// returns whether one was parked. A storage failure releases the claim, so a redelivery
+    /// applies it again.
+    async fn sync_claimed(
+        &self,
+        key: &str,
+        work: &[(&ChangeEvent, Route<'_>)],
+        deadline: Instant,
+        results: &mut Vec<Value>,
+    ) -> Result<bool, Abort> {
         let mut parked = false;
         let mut finished = false;
         let last = work.len() - 1;
         for (index, (event, route)) in work.iter().enumerate() {
-            let finish = (index == last).then_some(delivery_key);
+            let finish = (index == last).then_some(key);
             let result = self.sync_route(event, route, deadline, finish, None).await;
             let (outcome, did_finish) = match result {
                 Ok(done) => done,
                 Err(error) => {
-                    if let Err(release) = self.store.release(delivery_key).await {
+                    if let Err(release) = self.store.release(key).await {
                         warn!(error = %release, "could not release the delivery claim; it expires with its lease");
                     }
                     return Err(error.into());
@@ -522,16 +613,9 @@ impl Pipeline {
             results.push(outcome.to_json(event, Some(&route.connection.id)));
         }
         if !finished {
-            self.store.finish(delivery_key).await?;
+            self.store.finish(key).await?;
         }
-
-        if parked {
-            return Ok(WebhookResponse {
-                status: 202,
-                body: json!({"outcome": "parked", "delivery": delivery_id, "events": results}),
-            });
-        }
-        Ok(respond("processed", delivery_id, results))
+        Ok(parked)
     }
 
     /// Syncs one event through one route and stores the result.

@@ -3,6 +3,7 @@
 //! Nothing here touches DynamoDB, so `explain` runs the same code as a dry run.
 
 use sha2::{Digest, Sha256};
+use tracing::warn;
 
 use crate::config::Config;
 use crate::error::TargetError;
@@ -293,12 +294,34 @@ pub async fn apply(cx: &ApplyContext<'_>) -> Result<Applied, TargetError> {
         return Ok(Applied::Skipped(SkipReason::OutsideProject));
     }
 
+    // Skips that need no tracker call come first, so the scope read below runs only before a write.
+    let update = issue_update(event);
+    let peer_comment = match &event.change {
+        Change::IssueCreated | Change::IssueUpdated { .. } if update.is_empty() => {
+            return Ok(Applied::Skipped(SkipReason::NothingToChange));
+        }
+        Change::CommentUpdated { .. } | Change::CommentDeleted { .. } => match cx.peer_comment {
+            Some(peer_comment) => peer_comment,
+            None => return Ok(Applied::Skipped(SkipReason::CommentNotLinked)),
+        },
+        // Only comment edits and deletions use the linked comment.
+        _ => "",
+    };
+    if let Some(reason) = target
+        .check_in_project(cx.api, cx.route.target, peer)
+        .await?
+    {
+        warn!(
+            connection = %cx.route.connection.id,
+            target = %peer.key,
+            reason = %reason,
+            "write rejected: the linked issue is outside the connected project"
+        );
+        return Ok(Applied::Skipped(SkipReason::OutsideProject));
+    }
+
     match &event.change {
         Change::IssueCreated | Change::IssueUpdated { .. } => {
-            let update = issue_update(event);
-            if update.is_empty() {
-                return Ok(Applied::Skipped(SkipReason::NothingToChange));
-            }
             target
                 .update_issue(cx.api, cx.route.target, peer, &update)
                 .await?;
@@ -310,9 +333,6 @@ pub async fn apply(cx: &ApplyContext<'_>) -> Result<Applied, TargetError> {
             Ok(Applied::CommentAdded { peer_comment: id })
         }
         Change::CommentUpdated { comment } => {
-            let Some(peer_comment) = cx.peer_comment else {
-                return Ok(Applied::Skipped(SkipReason::CommentNotLinked));
-            };
             let body = attributed_comment(event, &comment.body, &comment.author.name);
             target
                 .update_comment(cx.api, peer, peer_comment, &body)
@@ -320,9 +340,6 @@ pub async fn apply(cx: &ApplyContext<'_>) -> Result<Applied, TargetError> {
             Ok(Applied::CommentUpdated)
         }
         Change::CommentDeleted { .. } => {
-            let Some(peer_comment) = cx.peer_comment else {
-                return Ok(Applied::Skipped(SkipReason::CommentNotLinked));
-            };
             target.delete_comment(cx.api, peer, peer_comment).await?;
             Ok(Applied::CommentDeleted)
         }

@@ -62,6 +62,12 @@ pub struct Parsed {
     /// The tracker's name for the event, such as `issues.edited` or `ping`.
     pub event_name: String,
     pub events: Vec<ChangeEvent>,
+    /// One delivery id per event, in the order of `events`, for trackers that redeliver an
+    /// event inside a different batch (Salesforce regroups pending notifications into new
+    /// messages). When set, the pipeline claims each event under its own id, so the event is
+    /// applied once whichever batch carries it. When empty, the whole delivery is claimed
+    /// under `delivery_id`.
+    pub event_ids: Vec<String>,
     /// Set when the event type is valid but not one proxysync syncs.
     pub ignored: Option<String>,
 }
@@ -242,6 +248,25 @@ pub trait Target: Send + Sync {
 
     /// Returns true when `issue` belongs to `project`, so writes never leave a connected project.
     fn in_project(&self, project: &Endpoint, issue: &IssueRef) -> bool;
+
+    /// Reads on the tracker, right before a write to the linked `issue`, whether it still
+    /// belongs to `project`, and returns the reason when it does not. `None` lets the write go
+    /// ahead.
+    ///
+    /// The default returns `None`, since [`Target::in_project`] has already checked the
+    /// reference. Trackers whose references do not name the project, such as Zendesk tickets
+    /// and their group, read the issue here.
+    ///
+    /// # Errors
+    /// The read failed.
+    async fn check_in_project(
+        &self,
+        _api: &Api,
+        _project: &Endpoint,
+        _issue: &IssueRef,
+    ) -> Result<Option<String>, TargetError> {
+        Ok(None)
+    }
 
     /// The response a dry run pretends the tracker sent, so `explain` can plan without calling it.
     fn dry_run_response(&self, method: &str, path: &str, body: Option<&Value>) -> Value;

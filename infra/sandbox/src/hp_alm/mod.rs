@@ -684,6 +684,21 @@ impl HpAlmControl<'_> {
             .expect("edit a defect");
     }
 
+    /// Deletes a defect, as a user with delete permission does in ALM's client; its audit
+    /// records stay.
+    ///
+    /// # Panics
+    /// When the defect does not exist.
+    pub fn delete_defect(&self, project: &str, id: u64) {
+        let mut shared = self.app.lock();
+        let defects = &mut shared.hp_alm.defects;
+        let index = defects
+            .iter()
+            .position(|d| d.project == project && d.id == id)
+            .unwrap_or_else(|| panic!("no sandbox defect {id} in {project}"));
+        defects.remove(index);
+    }
+
     /// Returns a copy of every defect, in creation order.
     pub fn defects(&self) -> Vec<HpAlmDefect> {
         self.app.lock().hp_alm.defects.clone()

@@ -26,6 +26,9 @@ pub(crate) enum TicketChange {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    Group {
+        previous: Option<u64>,
+    },
     Comment(ZendeskComment),
 }
 
@@ -98,6 +101,11 @@ fn event_body(
         TicketChange::Tags { added, removed } => (
             "ticket.tags_changed",
             json!({"tags_added": added, "tags_removed": removed}),
+        ),
+        TicketChange::Group { previous } => (
+            "ticket.group_assignment_changed",
+            json!({"current": ticket.group_id.map(|id| id.to_string()),
+                   "previous": previous.map(|id| id.to_string())}),
         ),
         TicketChange::Comment(comment) => (
             "ticket.comment_added",

@@ -180,16 +180,7 @@ pub(crate) async fn create_ticket(
         .map(str::to_owned)
         .unwrap_or_else(|| description.lines().next().unwrap_or_default().to_owned());
     let status = status_of(request.get("status"))?.unwrap_or_else(|| "open".to_owned());
-    let group_id = match request.get("group_id") {
-        None | Some(Value::Null) => None,
-        Some(value) => {
-            let group = value
-                .as_u64()
-                .filter(|group| app.config.zendesk.groups.contains(group))
-                .ok_or_else(|| ZendeskError::invalid(format!("Group: {value} is invalid")))?;
-            Some(group)
-        }
-    };
+    let group_id = group_of(&app, request.get("group_id"))?.flatten();
 
     let mut shared = app.lock();
     let time = shared.zendesk.clock.tick();
@@ -224,6 +215,21 @@ pub(crate) async fn create_ticket(
     ))
 }
 
+/// Reads `group_id`: `None` when absent, `Some(None)` for null (no group), or a configured group.
+fn group_of(app: &App, value: Option<&Value>) -> Result<Option<Option<u64>>, ZendeskError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(value) => {
+            let group = value
+                .as_u64()
+                .filter(|group| app.config.zendesk.groups.contains(group))
+                .ok_or_else(|| ZendeskError::invalid(format!("Group: {value} is invalid")))?;
+            Ok(Some(Some(group)))
+        }
+    }
+}
+
 fn ticket_index(shared: &Shared, id: &str) -> Result<usize, ZendeskError> {
     let id: u64 = id
         .trim_end_matches(".json")
@@ -249,7 +255,7 @@ pub(crate) async fn get_ticket(
     Ok(json_response(StatusCode::OK, &json!({"ticket": ticket})))
 }
 
-/// `PUT /api/v2/tickets/{id}` with `subject`, `status`, `tags`, `additional_tags`,
+/// `PUT /api/v2/tickets/{id}` with `subject`, `status`, `group_id`, `tags`, `additional_tags`,
 /// `remove_tags` and `comment`: responds 200 `{ticket, audit}` and records one event per change.
 pub(crate) async fn update_ticket(
     State(app): State<Arc<App>>,
@@ -259,6 +265,7 @@ pub(crate) async fn update_ticket(
 ) -> Result<Response, ZendeskError> {
     let request = ticket_object(&body)?;
     let status = status_of(request.get("status"))?;
+    let group = group_of(&app, request.get("group_id"))?;
     let comment = comment_of(&request)?;
     let mut shared = app.lock();
     let index = ticket_index(&shared, &id)?;
@@ -274,6 +281,9 @@ pub(crate) async fn update_ticket(
     }
     if let Some(status) = status {
         after.status = status;
+    }
+    if let Some(group) = group {
+        after.group_id = group;
     }
     if request.contains_key("tags") {
         after.tags = tags_of(request.get("tags"));
@@ -295,6 +305,11 @@ pub(crate) async fn update_ticket(
     if after.status != before.status {
         changes.push(TicketChange::Status {
             previous: before.status.clone(),
+        });
+    }
+    if after.group_id != before.group_id {
+        changes.push(TicketChange::Group {
+            previous: before.group_id,
         });
     }
     if after.tags != before.tags {

@@ -3,9 +3,9 @@
 //! Requests authenticate with Basic `{email}/token:{api_token}`. Every ticket write records the
 //! webhook Zendesk sends: by default the ticket events of an event subscription
 //! (`zen:event-type:ticket.created`, `ticket.subject_changed`, `ticket.status_changed`,
-//! `ticket.tags_changed`, `ticket.comment_added`), or with `trigger_webhooks` the bodies of
-//! proxysync's trigger template (`infra/zendesk/`). Each is signed with
-//! `X-Zendesk-Webhook-Signature` over the current timestamp and the body.
+//! `ticket.group_assignment_changed`, `ticket.tags_changed`, `ticket.comment_added`), or with
+//! `trigger_webhooks` the bodies of proxysync's trigger template (`infra/zendesk/`). Each is
+//! signed with `X-Zendesk-Webhook-Signature` over the current timestamp and the body.
 
 mod events;
 mod handlers;
@@ -50,8 +50,8 @@ pub struct ZendeskUser {
 }
 
 impl ZendeskConfig {
-    /// Builds the demo account: the admin "ProxySync Bot", the agent "Carol Agent", and the
-    /// group 360001.
+    /// Builds the demo account: the admin "ProxySync Bot", the agent "Carol Agent", the admin
+    /// "Dana Admin", and the groups 360001 and 360002.
     pub fn demo() -> Self {
         ZendeskConfig {
             account_id: 22_000_001,
@@ -70,8 +70,15 @@ impl ZendeskConfig {
                     api_token: "sandbox-zendesk-token-carol".to_owned(),
                     role: "agent".to_owned(),
                 },
+                ZendeskUser {
+                    id: 9_001_000_003,
+                    name: "Dana Admin".to_owned(),
+                    email: "dana@acme.example".to_owned(),
+                    api_token: "sandbox-zendesk-token-dana".to_owned(),
+                    role: "admin".to_owned(),
+                },
             ],
-            groups: vec![360_001],
+            groups: vec![360_001, 360_002],
             webhook_secret: "sandbox-zendesk-signing-secret".to_owned(),
             trigger_webhooks: false,
         }

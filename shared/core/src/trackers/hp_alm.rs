@@ -16,6 +16,10 @@
 //!
 //! ALM has no comment entity: comments are blocks appended to the HTML field `dev-comments`,
 //! each headed `<b>user &lt;user&gt;, date:</b>`, as ALM's own client writes them.
+//!
+//! ALM returns 404 to every write to a linked defect that was deleted there, and the event
+//! parks with an error stating that the defect no longer exists. The poller never sees a deleted defect, since ALM's
+//! changed-since query does not list it.
 
 pub mod poll;
 
@@ -385,6 +389,34 @@ fn bad_response(method: &str, path: &str, message: &str) -> TargetError {
     }
 }
 
+/// Rewrites ALM's 404 for a linked defect into an error stating that the defect no longer
+/// exists, so the parked event tells the operator why its replays keep failing.
+fn defect_gone(error: TargetError, project: &str, defect: &str) -> TargetError {
+    match error {
+        TargetError::Status {
+            tracker,
+            status: 404,
+            method,
+            path,
+            message,
+        } => {
+            let answer = xml_text(&message, "Title").unwrap_or(message);
+            TargetError::Status {
+                tracker,
+                status: 404,
+                method,
+                path,
+                message: format!(
+                    "defect {defect} no longer exists in {project} (ALM: {answer}): it was deleted \
+                     in ALM, so the change cannot be applied; drop the parked event with \
+                     `proxysync parked drop ID`"
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
 async fn append_block(api: &Api, issue: &IssueRef, html: &str) -> Result<String, TargetError> {
     let (project, defect) = split_issue(&issue.id)?;
     let path = format!("{}/{defect}", collection_path(project, "defects")?);
@@ -405,6 +437,7 @@ async fn append_block(api: &Api, issue: &IssueRef, html: &str) -> Result<String,
         }
     })
     .await
+    .map_err(|error| defect_gone(error, project, defect))
 }
 
 #[async_trait]
@@ -506,7 +539,8 @@ impl Target for HpAlm {
             let body = body.clone();
             async move { session.put(&path, &body).await }
         })
-        .await?;
+        .await
+        .map_err(|error| defect_gone(error, issue_project, defect))?;
         Ok(())
     }
 

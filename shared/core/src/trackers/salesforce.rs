@@ -9,6 +9,12 @@
 //! notification is synced, skipped or parked, and a SOAP fault otherwise, so Salesforce keeps
 //! redelivering the message for up to 24 hours.
 //!
+//! Salesforce regroups the notifications it redelivers, so one notification can come back
+//! inside a message with other notifications. The pipeline therefore claims each notification
+//! under its own id (`notification:{id}`): one already applied counts as a duplicate within the
+//! new message, and one that another delivery is still applying makes the response a SOAP
+//! fault, so Salesforce delivers it again later.
+//!
 //! A connection endpoint's `project` is the sObject type (`Case`, or any type by
 //! configuration). Issue ids are `{type}/{record id}`. Instance options: `api_version`
 //! (default `60.0`), `title_field` (`Subject`), `body_field` (`Description`), `status_field`
@@ -233,6 +239,9 @@ fn events_of(instance: &Instance, envelope: &soap::Envelope) -> Result<Parsed, R
             )));
         }
         parsed.events.push(event_of(instance, notification)?);
+        parsed
+            .event_ids
+            .push(format!("notification:{}", notification.id));
     }
     if parsed.events.is_empty() {
         parsed.ignored = Some("the outbound message has no notifications".to_owned());
@@ -240,7 +249,8 @@ fn events_of(instance: &Instance, envelope: &soap::Envelope) -> Result<Parsed, R
     Ok(parsed)
 }
 
-/// One notification's id, or a digest of all ids: Salesforce redelivers the same ids.
+/// One notification's id, or a digest of all ids, for logs and the response. Claims use each
+/// notification's own id (`Parsed::event_ids`), since a redelivery may regroup them.
 fn delivery_id(ids: &[&str]) -> Option<String> {
     match ids {
         [] => None,

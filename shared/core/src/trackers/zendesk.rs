@@ -1,7 +1,10 @@
 //! Zendesk: webhooks in (ticket event subscriptions and trigger webhooks), the Support API out.
 //!
 //! A connection's project on Zendesk is a group id: tickets of that group sync, and tickets
-//! proxysync creates go into it. Ticket keys are ticket ids.
+//! proxysync creates go into it. Ticket keys are ticket ids. A ticket reference does not name
+//! its group, and an agent can move a ticket after it was linked. So the target reads the
+//! ticket's group before every write to a linked ticket, and skips the write
+//! (`outside_project`) when the group is not the connection's.
 //!
 //! Two kinds of webhook arrive on the same route. Event subscriptions send Zendesk's fixed
 //! envelope (`type: zen:event-type:ticket.*`, `detail`, `event`), with the actor in
@@ -692,9 +695,35 @@ impl Target for Zendesk {
     }
 
     fn in_project(&self, _project: &Endpoint, issue: &IssueRef) -> bool {
-        // NOTE: a ticket reference does not name its group, so a ticket moved to another group
-        // after it was linked is still written.
+        // The reference names no group, so `check_in_project` reads it before each write.
         !issue.key.is_empty() && issue.key.chars().all(|c| c.is_ascii_digit())
+    }
+
+    async fn check_in_project(
+        &self,
+        api: &Api,
+        project: &Endpoint,
+        issue: &IssueRef,
+    ) -> Result<Option<String>, TargetError> {
+        let path = ticket_path(issue);
+        let answer = api.get(&path).await?;
+        if api.is_dry_run() {
+            return Ok(None);
+        }
+        let group = match answer.pointer("/ticket/group_id") {
+            Some(Value::Number(group)) => Some(group.to_string()),
+            Some(Value::Null) | None if answer.pointer("/ticket/id").is_some() => None,
+            _ => return Err(bad_response("GET", &path, "the answer has no ticket")),
+        };
+        if group.as_deref() == Some(project.project.as_str()) {
+            return Ok(None);
+        }
+        let group = group.map_or_else(|| "no group".to_owned(), |group| format!("group {group}"));
+        Ok(Some(format!(
+            "Zendesk ticket {} is in {group}, not in group {} of the connection, so proxysync \
+             does not write it; move the ticket back to group {} to sync it again",
+            issue.key, project.project, project.project
+        )))
     }
 
     fn dry_run_response(&self, method: &str, path: &str, _body: Option<&Value>) -> Value {

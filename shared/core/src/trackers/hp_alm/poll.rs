@@ -650,14 +650,26 @@ fn audit_events(
     let properties = audit.map(|a| a.properties.as_slice()).unwrap_or_default();
     let mut fields = Vec::new();
     let mut comment = None;
+    let mut comments_rewritten = false;
     for (name, new, old) in properties {
         match name.as_str() {
             "BG_SUMMARY" => fields.push(Field::Title),
             "BG_DESCRIPTION" => fields.push(Field::Body),
             "BG_STATUS" => fields.push(Field::State),
-            "BG_DEV_COMMENTS" => comment = added_comment(new, old),
+            "BG_DEV_COMMENTS" => {
+                comment = added_comment(new, old);
+                comments_rewritten = comment.is_none();
+            }
             _ => {}
         }
+    }
+    if comments_rewritten {
+        // NOTE: a change that both rewrites earlier text and appends a comment syncs no comment.
+        tracing::info!(
+            defect = id,
+            modified,
+            "dev-comments was edited rather than appended to; comment edits are not synced"
+        );
     }
     if properties.is_empty() {
         fields = vec![Field::Title, Field::Body, Field::State];
@@ -685,6 +697,12 @@ fn audit_events(
             },
             ..base
         });
+    }
+    if events.is_empty() && comments_rewritten {
+        return Err(format!(
+            "the change of defect {id} at {modified} edits earlier text of dev-comments instead \
+             of appending a comment, and comment edits are not synced"
+        ));
     }
     if events.is_empty() {
         return Err(format!(
