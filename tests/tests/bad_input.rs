@@ -147,6 +147,13 @@ async fn bad_requests_write_nothing() {
         "unknown_instance",
     )
     .await;
+    // An unauthenticated caller learns nothing of the instance's tracker.
+    let probe = stack
+        .deliver_raw("jira", "acme-github", Vec::new(), b"{}".to_vec())
+        .await;
+    let message = probe.body["message"].as_str().unwrap_or_default();
+    assert!(!message.contains("github instance"), "{message}");
+    assert!(message.contains("acme-github"), "{message}");
     assert_rejected(
         &stack,
         "gitlab",
@@ -164,7 +171,7 @@ async fn bad_requests_write_nothing() {
         headers,
         real.body.clone(),
         404,
-        "wrong_route",
+        "unknown_instance",
     )
     .await;
 

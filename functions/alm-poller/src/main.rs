@@ -22,6 +22,11 @@ use tokio::time::Instant;
 /// Time kept back from the Lambda deadline to store the watermark and return the report.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
+/// Run time when the invocation's deadline is already past: the function's `Timeout` in
+/// template.yaml (110 s). Real Lambda stops a function at its deadline, so only an emulator
+/// sends a past one, such as the fixed placeholder of `cargo lambda watch`.
+const PLACEHOLDER_RUN_TIME: Duration = Duration::from_secs(110);
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -29,9 +34,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let pipeline = pipeline.clone();
         async move {
-            let now_ms = proxysync_core::time_util::now_ms();
-            let left_ms = i64::try_from(event.context.deadline).unwrap_or(now_ms) - now_ms;
-            let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
+            let left = time_left(event.context.deadline, proxysync_core::time_util::now_ms());
             let deadline = Instant::now() + left.saturating_sub(DEADLINE_MARGIN);
             let reports =
                 proxysync_core::metrics::flushed(Box::pin(poll::poll_all(&pipeline, deadline)))
@@ -58,4 +61,38 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// Returns the time until `deadline_ms` (epoch milliseconds), or [`PLACEHOLDER_RUN_TIME`] when
+/// that deadline is not in the future.
+fn time_left(deadline_ms: u64, now_ms: i64) -> Duration {
+    match i64::try_from(deadline_ms).map(|deadline| deadline - now_ms) {
+        Ok(left_ms) if left_ms > 0 => Duration::from_millis(left_ms.unsigned_abs()),
+        _ => PLACEHOLDER_RUN_TIME,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: i64 = 1_796_400_000_000;
+
+    #[test]
+    fn future_deadline_sets_time_left() {
+        let left = time_left(NOW_MS as u64 + 90_000, NOW_MS);
+        assert_eq!(left, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn past_deadline_uses_placeholder() {
+        // cargo lambda watch sends 600000, ten minutes after the epoch.
+        assert_eq!(time_left(600_000, NOW_MS), PLACEHOLDER_RUN_TIME);
+        assert_eq!(time_left(NOW_MS as u64, NOW_MS), PLACEHOLDER_RUN_TIME);
+    }
+
+    #[test]
+    fn unrepresentable_deadline_uses_placeholder() {
+        assert_eq!(time_left(u64::MAX, NOW_MS), PLACEHOLDER_RUN_TIME);
+    }
 }

@@ -34,5 +34,6 @@ pub async fn handle(
         "synced": report.synced,
         "in_sync": report.in_sync,
         "failures": report.failures,
+        "budget_exhausted": report.budget_exhausted,
     }))
 }

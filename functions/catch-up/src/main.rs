@@ -2,12 +2,13 @@
 //!
 //! Trigger: an EventBridge schedule (`CatchUpSchedule` in template.yaml); the event's content
 //! is ignored. For each GitHub instance whose options name its repository hooks (`hook_id`, or
-//! `hooks`), it lists the hook's recent deliveries and asks GitHub to redeliver those that
-//! failed and were never handled. For each Jira Cloud instance, it searches the connected
-//! projects for issues updated since the last run and syncs those that differ from what was
-//! synced. Reads: instances, connections, links and delivery claims (DynamoDB), the instance
-//! secrets (Secrets Manager). Writes: the catch-up watermark per instance, and the same as a
-//! webhook for each change it syncs. Environment: as the webhook functions,
+//! `hooks`), it pages through each hook's deliveries since the last run and requests a
+//! redelivery of those that failed and were never handled. For each Jira Cloud and Jira Data
+//! Center instance, it searches the connected projects for issues updated since the last run
+//! and syncs those that differ from what was synced. Reads: instances, connections, links and
+//! delivery claims (DynamoDB), the instance secrets (Secrets Manager). Writes: the catch-up
+//! watermark per instance and the state of each GitHub hook, and the same as a webhook for
+//! each change it syncs. Environment: as the webhook functions,
 //! `PROXYSYNC_METRICS_NAMESPACE`, and Lambda's `AWS_LAMBDA_LOG_LEVEL` and
 //! `AWS_LAMBDA_LOG_FORMAT`.
 

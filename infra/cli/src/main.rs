@@ -120,6 +120,12 @@ enum ConnectionCommand {
     },
     /// List stored connections.
     List,
+    /// Delete a stored connection, so its projects stop syncing; its links stay stored. A
+    /// connection with parked events is kept until they are replayed or dropped.
+    Remove {
+        /// The connection id, as `proxysync connection list` shows it.
+        id: String,
+    },
 }
 
 #[derive(Args)]
@@ -157,9 +163,10 @@ enum ParkedCommand {
     List,
     /// Show one parked event and its last error.
     Show { id: String },
-    /// Retry parked events now.
+    /// Retry the parked events whose next attempt is due. After a failure, the later events of
+    /// the same issue wait, so each issue's changes keep their order.
     Replay {
-        /// Retry every event, also those whose next attempt is not due yet.
+        /// Also retry the events whose next attempt is not due yet.
         #[arg(long)]
         all: bool,
     },
@@ -210,6 +217,26 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Connection(ConnectionCommand::Apply { file }) => {
             connection_apply(&cli.table, &file).await?
+        }
+        Command::Connection(ConnectionCommand::Remove { id }) => {
+            let store = store(&cli.table).await;
+            let parked = store
+                .list_parked()
+                .await?
+                .into_iter()
+                .filter(|parked| parked.connection == id)
+                .count();
+            if parked > 0 {
+                bail!(
+                    "connection {id} has {parked} parked event(s), which a replay drops once the \
+                     connection is gone: replay them with `proxysync parked replay --all` or drop \
+                     them with `proxysync parked drop ID` first"
+                );
+            }
+            if !store.delete_connection(&id).await? {
+                bail!("unknown connection {id:?}: `proxysync connection list` shows the ids");
+            }
+            println!("connection {id} removed");
         }
         Command::Connection(ConnectionCommand::List) => {
             let config = store(&cli.table).await.load_config().await?;
@@ -286,6 +313,18 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
     .validate()?;
 
     let pipeline = pipeline(table).await?;
+    let stored = pipeline.config(true).await?;
+    if let Some(existing) = stored.instance(&instance.id)
+        && existing.tracker != instance.tracker
+    {
+        bail!(
+            "instance {} is already registered as a {} instance, and its webhooks and connections \
+             expect that tracker: choose another id for the {} instance",
+            instance.id,
+            existing.tracker,
+            instance.tracker
+        );
+    }
     refresh_before_whoami(&pipeline, &instance).await?;
     let proxy = pipeline
         .whoami(&instance)

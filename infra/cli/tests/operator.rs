@@ -188,3 +188,53 @@ async fn parked_show_explains_error() {
         missing.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_add_keeps_tracker_kind() {
+    let stack = Stack::start().await;
+    let jira_url = stack.sandbox.jira_url();
+    let run = proxysync(
+        &stack,
+        &[
+            "instance",
+            "add",
+            "--id",
+            "acme-github",
+            "--tracker",
+            "jira-cloud",
+            "--base-url",
+            &jira_url,
+            "--secret",
+            &stack.jira_secret_id,
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("acme-github is already registered as a github instance"),
+        "{}",
+        run.stderr
+    );
+    let config = stack.store.load_config().await.unwrap();
+    let kept = config.instance("acme-github").unwrap();
+    assert_eq!(kept.tracker.as_str(), "github");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_remove_deletes_once() {
+    let stack = Stack::start().await;
+    let run = proxysync(&stack, &["connection", "remove", "widgets"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("connection widgets removed"));
+    let config = stack.store.load_config().await.unwrap();
+    assert!(config.connections.iter().all(|c| c.id != "widgets"));
+
+    let again = proxysync(&stack, &["connection", "remove", "widgets"]).await;
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("unknown connection \"widgets\""),
+        "{}",
+        again.stderr
+    );
+}

@@ -26,6 +26,10 @@ pub(crate) fn router() -> Router<Arc<App>> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/_sandbox/reset", post(reset))
+        .route(
+            "/_sandbox/salesforce/refresh-tokens",
+            post(issue_salesforce_refresh_token),
+        )
 }
 
 fn json_ok(status: StatusCode, body: &impl serde::Serialize) -> Response {
@@ -103,4 +107,38 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     app.lock().reset();
     tracing::info!("sandbox state reset");
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /_sandbox/salesforce/refresh-tokens` with `{"username": ...}`: issues a refresh token
+/// for that Salesforce user, as its first OAuth sign-in would, and responds 201 with
+/// `{"refresh_token": ...}`. An invalid body gets 400 and an unknown user 404.
+async fn issue_salesforce_refresh_token(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let username = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|request| request.get("username")?.as_str().map(str::to_owned));
+    let Some(username) = username else {
+        let message = "invalid request body: expected {\"username\": \"...\"}";
+        return json_ok(StatusCode::BAD_REQUEST, &json!({ "error": message }));
+    };
+    match crate::salesforce::issue_refresh_token(&app, &username) {
+        Some(token) => {
+            tracing::info!(%username, "Salesforce refresh token issued");
+            json_ok(StatusCode::CREATED, &json!({ "refresh_token": token }))
+        }
+        None => {
+            tracing::warn!(%username, "no Salesforce refresh token issued: unknown user");
+            let known: Vec<&str> = app
+                .config
+                .salesforce
+                .users
+                .iter()
+                .map(|user| user.username.as_str())
+                .collect();
+            let message = format!(
+                "no Salesforce user {username:?} in the sandbox configuration: use one of {}",
+                known.join(", ")
+            );
+            json_ok(StatusCode::NOT_FOUND, &json!({ "error": message }))
+        }
+    }
 }

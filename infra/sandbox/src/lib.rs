@@ -227,6 +227,18 @@ impl Sandbox {
         self.app.lock().ops.deny_jira(account_id, permission);
     }
 
+    /// Takes the Jira Data Center project permission `permission` (such as `BROWSE_PROJECTS`)
+    /// from the user with `user_key`, in every project, for `mypermissions` and the search.
+    pub fn deny_jira_dc_permission(&self, user_key: &str, permission: &str) {
+        self.app.lock().jira_dc.deny(user_key, permission);
+    }
+
+    /// Sets the time zone (an IANA name such as "America/Los_Angeles") of the Jira Data Center
+    /// user with `user_key`, as `myself` reports it and as the search reads JQL dates.
+    pub fn set_jira_dc_time_zone(&self, user_key: &str, zone: &str) {
+        self.app.lock().jira_dc.set_time_zone(user_key, zone);
+    }
+
     /// Records the receiver's HTTP status for the newest delivery attempt of the GitHub event
     /// `guid` (its `X-GitHub-Delivery`), as the hook deliveries API then lists it. Returns false
     /// when no delivery has that guid.

@@ -207,3 +207,84 @@ async fn demo_config_round_trips_through_json() {
     assert_eq!(demo.github.users.len(), 2);
     assert_eq!(demo.jira.users.len(), 2);
 }
+
+#[tokio::test]
+async fn salesforce_refresh_token_route_signs_in() {
+    let sandbox = start().await;
+    let url = format!("{}/_sandbox/salesforce/refresh-tokens", sandbox.base_url());
+    let config = sandbox.config().salesforce.clone();
+    let agent = &config.users[1];
+
+    let response = client()
+        .post(&url)
+        .json(&json!({ "username": agent.username }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let issued: Value = response.json().await.unwrap();
+    let refresh_token = issued["refresh_token"].as_str().unwrap();
+
+    // The token works in the refresh token grant, and the access token signs in as the user.
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "refresh_token"),
+            ("client_id", config.client_id.as_str()),
+            ("client_secret", config.client_secret.as_str()),
+            ("refresh_token", refresh_token),
+        ])
+        .finish();
+    let tokens: Value = client()
+        .post(format!(
+            "{}/services/oauth2/token",
+            sandbox.salesforce_url()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = tokens["access_token"].as_str().expect("an access token");
+    let userinfo: Value = client()
+        .get(format!(
+            "{}/services/oauth2/userinfo",
+            sandbox.salesforce_url()
+        ))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["user_id"], agent.id.as_str());
+}
+
+#[tokio::test]
+async fn salesforce_refresh_token_route_rejects_bad_requests() {
+    let sandbox = start().await;
+    let url = format!("{}/_sandbox/salesforce/refresh-tokens", sandbox.base_url());
+
+    let unknown = client()
+        .post(&url)
+        .json(&json!({ "username": "nobody@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let body: Value = unknown.json().await.unwrap();
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("\"nobody@example.com\""), "{message}");
+    assert!(message.contains("casey.agent@example.com"), "{message}");
+
+    let no_username = client()
+        .post(&url)
+        .json(&json!({ "user": "casey.agent@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_username.status(), 400);
+}

@@ -608,3 +608,72 @@ async fn timestamps_increase_within_one_second() {
         previous = updated;
     }
 }
+
+#[tokio::test]
+async fn hook_deliveries_page_with_cursor() {
+    let sandbox = start().await;
+    let issues = format!("{}/repos/acme/widgets/issues", sandbox.github_url());
+    for title in ["one", "two", "three"] {
+        let created = as_github(client().post(&issues), &sandbox, GITHUB_HUMAN)
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    for webhook in sandbox.take_webhooks() {
+        let guid = webhook.header("X-GitHub-Delivery").unwrap();
+        assert!(sandbox.set_github_delivery_status(guid, 502));
+    }
+
+    let deliveries = format!(
+        "{}/repos/acme/widgets/hooks/100000001/deliveries?per_page=2",
+        sandbox.github_url()
+    );
+    let first = as_github(client().get(&deliveries), &sandbox, GITHUB_BOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    let page: Value = first.json().await.unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    let next = link
+        .strip_prefix('<')
+        .and_then(|rest| rest.strip_suffix(">; rel=\"next\""))
+        .unwrap_or_else(|| panic!("one next link: {link}"));
+    assert!(
+        next.starts_with(&format!(
+            "{}/repositories/700000001/hooks/100000001/deliveries?per_page=2&cursor=v1_",
+            sandbox.github_url()
+        )),
+        "{next}"
+    );
+
+    let second = as_github(client().get(next), &sandbox, GITHUB_BOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    assert!(!second.headers().contains_key("link"));
+    let rest: Value = second.json().await.unwrap();
+    let ids = |page: &Value| -> Vec<u64> {
+        page.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&rest).len(), 1);
+    assert!(ids(&rest)[0] < ids(&page)[1], "newest first across pages");
+
+    let invalid = as_github(
+        client().get(format!("{deliveries}&cursor=not-a-cursor")),
+        &sandbox,
+        GITHUB_BOT,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(invalid.status(), 400);
+}

@@ -90,7 +90,10 @@ pub async fn run(pipeline: &Pipeline) -> Result<Vec<InstanceReport>, crate::erro
             .iter()
             .flat_map(|c| [&c.a, &c.b])
             .filter(|endpoint| endpoint.instance == instance.id)
-            .map(|endpoint| Value::String(endpoint.project.clone()))
+            .map(|endpoint| endpoint.project.clone())
+            .collect::<std::collections::BTreeSet<String>>()
+            .into_iter()
+            .map(Value::String)
             .collect();
         instance
             .options
@@ -231,13 +234,16 @@ async fn secret_checks(pipeline: &Pipeline, instance: &Instance) -> Vec<Prefligh
         Ok(credentials) => credentials,
         Err(error) => return vec![check("secret", false, error.to_string())],
     };
-    let mut checks = vec![match credentials.webhook_secret {
-        Some(_) => check(
+    let mut checks = Vec::new();
+    // HP ALM/QC sends no webhooks: the poller reads it, so it needs no webhook secret.
+    let webhook_secret = match credentials.webhook_secret {
+        _ if instance.tracker == TrackerKind::HpAlm => None,
+        Some(_) => Some(check(
             "webhook secret",
             true,
             format!("secret {} has a webhook_secret", instance.secret),
-        ),
-        None => check(
+        )),
+        None => Some(check(
             "webhook secret",
             false,
             format!(
@@ -245,8 +251,9 @@ async fn secret_checks(pipeline: &Pipeline, instance: &Instance) -> Vec<Prefligh
                  add the secret the tracker signs webhooks with",
                 instance.secret
             ),
-        ),
-    }];
+        )),
+    };
+    checks.extend(webhook_secret);
     let now = now_secs();
     for (name, expires_at) in [
         ("access token expiry", credentials.access_token_expires_at),

@@ -57,6 +57,23 @@ impl Rejection {
         }
     }
 
+    /// Returns the code and message sent to the caller. A webhook caller is not authenticated
+    /// yet, so an instance on another route is reported as unknown and its tracker stays private.
+    pub fn public_answer(&self) -> (&'static str, String) {
+        match self {
+            Rejection::WrongRoute {
+                instance, route, ..
+            } => (
+                "unknown_instance",
+                format!(
+                    "unknown instance {instance:?} on the {route} route: check the webhook URL \
+                     against `proxysync instance list`"
+                ),
+            ),
+            other => (other.code(), other.to_string()),
+        }
+    }
+
     /// A short machine-readable reason, used in metrics and JSON errors.
     pub fn code(&self) -> &'static str {
         match self {

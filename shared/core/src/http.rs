@@ -165,6 +165,15 @@ impl Api {
         self.send(Method::DELETE, path, None).await
     }
 
+    /// Sends a GET request with the retries of [`Api::send`] and returns the JSON body with
+    /// the response headers, for lists whose next page is named in a `Link` header.
+    ///
+    /// # Errors
+    /// As [`Api::send`].
+    pub async fn get_page(&self, path: &str) -> Result<(Value, HeaderMap), TargetError> {
+        self.send_with_headers(&Method::GET, path, None, None).await
+    }
+
     /// Sends one GET request without retries and returns the JSON answer with its headers,
     /// for checks that read response headers such as a token's scopes or expiry.
     ///
@@ -229,14 +238,27 @@ impl Api {
         body: Option<&Value>,
         content_type: Option<&'static str>,
     ) -> Result<Value, TargetError> {
+        let (value, _) = self
+            .send_with_headers(&method, path, body, content_type)
+            .await?;
+        Ok(value)
+    }
+
+    async fn send_with_headers(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+        content_type: Option<&'static str>,
+    ) -> Result<(Value, HeaderMap), TargetError> {
         if let Some(log) = &self.dry_run {
-            return Ok(self.record(log, &method, path, body));
+            return Ok((self.record(log, method, path, body), HeaderMap::new()));
         }
 
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.send_once(&method, path, body, content_type).await;
+            let outcome = self.send_once(method, path, body, content_type).await;
             let wait = match outcome {
                 Attempt::Done(result) => return result,
                 Attempt::Retry { wait, error } => {
@@ -459,7 +481,10 @@ impl Api {
         };
 
         if status.is_success() {
-            return Attempt::Done(self.parse_body(method, path, &text));
+            return Attempt::Done(
+                self.parse_body(method, path, &text)
+                    .map(|value| (value, headers)),
+            );
         }
         self.classify_error(method, path, status, &headers, &text)
     }
@@ -560,7 +585,7 @@ fn first_warning_this_hour(instance: &str) -> bool {
 }
 
 enum Attempt {
-    Done(Result<Value, TargetError>),
+    Done(Result<(Value, HeaderMap), TargetError>),
     Retry { wait: Duration, error: TargetError },
 }
 
@@ -594,6 +619,30 @@ pub fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Durati
         }
     }
     Some(Duration::from_secs(60))
+}
+
+/// Returns the URL of the `rel="next"` link in a `Link` header (RFC 8288), as GitHub sends
+/// on paginated lists, or `None` on the last page.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|link| {
+            let (target, params) = link.trim().split_once(';')?;
+            let is_next = params.split(';').any(|param| {
+                let (name, value) = param.split_once('=').unwrap_or((param, ""));
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|rel| rel.eq_ignore_ascii_case("next"))
+            });
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            is_next.then(|| target.to_owned())
+        })
 }
 
 /// Parses `Retry-After` given in seconds; an HTTP date counts as one minute.
@@ -707,6 +756,28 @@ mod tests {
         let parsed = parse_github_expiry("2026-12-10 12:00:00 UTC").unwrap();
         let seconds = parsed.duration_since(UNIX_EPOCH).unwrap().as_secs();
         assert_eq!(seconds, 1_796_904_000);
+    }
+
+    #[test]
+    fn next_link_among_other_relations() {
+        let map = headers(&[(
+            "link",
+            "<https://api.github.com/x?page=1>; rel=\"prev\", \
+             <https://api.github.com/repositories/7/hooks/9/deliveries?per_page=100&cursor=v1_5%3D>; rel=\"next\"",
+        )]);
+        assert_eq!(
+            next_link(&map).as_deref(),
+            Some(
+                "https://api.github.com/repositories/7/hooks/9/deliveries?per_page=100&cursor=v1_5%3D"
+            )
+        );
+    }
+
+    #[test]
+    fn next_link_absent_on_last_page() {
+        let map = headers(&[("link", "<https://api.github.com/x?page=1>; rel=\"first\"")]);
+        assert_eq!(next_link(&map), None);
+        assert_eq!(next_link(&HeaderMap::new()), None);
     }
 
     #[test]

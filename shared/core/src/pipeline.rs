@@ -299,7 +299,10 @@ impl Pipeline {
                 WebhookResponse::error(rejection.status(), rejection.code(), rejection.to_string())
             }
             Abort::Store(error) => store_failure_answer(&error),
-            Abort::Setup(message) => WebhookResponse::error(500, "instance_not_ready", message),
+            Abort::Setup(message) => {
+                tracing::error!(error = %message, "instance is not set up");
+                not_ready_answer(instance_id)
+            }
         })
     }
 
@@ -355,11 +358,8 @@ impl Pipeline {
                     } else {
                         warn!(reason = rejection.code(), error = %rejection, "webhook rejected");
                     }
-                    WebhookResponse::error(
-                        rejection.status(),
-                        rejection.code(),
-                        rejection.to_string(),
-                    )
+                    let (code, message) = rejection.public_answer();
+                    WebhookResponse::error(rejection.status(), code, message)
                 }
                 Err(Abort::Store(error)) => {
                     tracing::error!(error = %error, "webhook failed before anything was stored");
@@ -367,7 +367,7 @@ impl Pipeline {
                 }
                 Err(Abort::Setup(message)) => {
                     tracing::error!(error = %message, "instance is not set up");
-                    WebhookResponse::error(500, "instance_not_ready", message)
+                    not_ready_answer(instance_id)
                 }
             }
         }
@@ -1411,6 +1411,16 @@ fn store_failure_answer(error: &StoreError) -> WebhookResponse {
     }
     let message = "proxysync could not reach DynamoDB or Secrets Manager; nothing was stored, so retry the delivery";
     WebhookResponse::error(503, "unavailable", message.to_owned())
+}
+
+/// Builds the response for an instance that is not set up, without naming its secret or
+/// settings, which an unauthenticated caller must not learn; the log has the details.
+fn not_ready_answer(instance_id: &str) -> WebhookResponse {
+    let message = format!(
+        "instance {instance_id} is not set up to receive webhooks; the function's log names what \
+         is missing, and `proxysync doctor` checks it"
+    );
+    WebhookResponse::error(500, "instance_not_ready", message)
 }
 
 fn body_digest(body: &[u8]) -> String {

@@ -13,6 +13,7 @@
 //! | `needs_operator`                     | `{instance}`               | OAuth credentials rejected   |
 //! | `writes#{instance}#{issue id}`       | `{connection}#{minute}`    | write counter, with TTL      |
 //! | `catchup#{instance}`                 | `watermark`                | last catch-up time           |
+//! | `catchup#{instance}`                 | `hook#{repo}#{hook id}`    | GitHub hook catch-up state   |
 //! | `poll#{instance}#{scope}`            | `watermark`                | poll watermark (HP ALM/QC)   |
 //! | `proxy_use`                          | `{instance}`               | proxy changes not by us      |
 //!
@@ -36,6 +37,7 @@ mod ops;
 mod poll;
 mod proxy_use;
 
+pub use ops::{DeliveryBacklog, HookCatchUp};
 pub use poll::PollWatermark;
 pub use proxy_use::ProxyUse;
 
@@ -275,6 +277,25 @@ impl Store {
         let data = serde_json::to_string(connection).expect("connections serialize");
         self.put_config(format!("connection#{}", connection.id), data)
             .await
+    }
+
+    /// Deletes a connection record and returns whether it existed. Links stored through it stay,
+    /// so applying the connection again resumes its sync.
+    ///
+    /// # Errors
+    /// A DynamoDB failure.
+    pub async fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s("config"))
+            .key("sk", s(format!("connection#{id}")))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| self.failed("DeleteItem", e))?;
+        Ok(deleted.attributes.is_some_and(|old| !old.is_empty()))
     }
 
     async fn put_config(&self, sk: String, data: String) -> Result<(), StoreError> {

@@ -5,6 +5,8 @@
 //! recorded webhook is one delivery attempt; `Sandbox::set_github_delivery_status` records the
 //! receiver's answer, and a redelivery records the same webhook again. Like GitHub, the list
 //! shows only attempts that have an answer, so a webhook still waiting in the outbox is absent.
+//! The list is paged with an opaque `cursor`, which the `Link` header's `rel="next"` URL
+//! carries under `/repositories/{repository_id}/...`, as on GitHub.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +14,12 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use super::error::{GithubError, json_response};
-use super::{find_repo, parse_number};
+use super::{find_repo, find_repo_by_id, list_response, parse_number, percent_encode};
 use crate::app::App;
 use crate::ops::GITHUB_HOOK_ID;
 
@@ -95,31 +99,81 @@ fn delivery_repo(ops: &crate::ops::OpsState, guid: &str) -> Option<u64> {
         .ok()
 }
 
-/// `GET .../hooks/{hook_id}/deliveries`: attempts of this repository, newest first, at most
-/// `per_page` (default 30, at most 100). The `cursor` parameter is ignored.
+/// `GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries`.
 pub(crate) async fn list(
     State(app): State<Arc<App>>,
     Path((owner, repo, hook_id)): Path<(String, String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, GithubError> {
     let repository_id = check_hook(&app, &owner, &repo, &hook_id)?;
+    list_deliveries(&app, repository_id, &params)
+}
+
+/// `GET /repositories/{repository_id}/hooks/{hook_id}/deliveries`, the form of the `Link`
+/// header's URLs.
+pub(crate) async fn list_by_repository_id(
+    State(app): State<Arc<App>>,
+    Path((repository_id, hook_id)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, GithubError> {
+    let repo = find_repo_by_id(&app.config.github, parse_number(&repository_id)?)?;
+    let repository_id = check_hook(&app, &repo.owner, &repo.name, &hook_id)?;
+    list_deliveries(&app, repository_id, &params)
+}
+
+/// Lists the repository's attempts that have a status, newest first, at most `per_page` (default
+/// 30, at most 100), from the attempt that `cursor` names. The `Link` header names the next
+/// page, whose cursor is the id of its first attempt, encoded. A cursor that the sandbox did
+/// not issue answers 400.
+fn list_deliveries(
+    app: &App,
+    repository_id: u64,
+    params: &HashMap<String, String>,
+) -> Result<Response, GithubError> {
     let per_page = params
         .get("per_page")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(30)
         .clamp(1, 100);
+    let start = match params.get("cursor") {
+        Some(cursor) => Some(
+            decode_cursor(cursor)
+                .ok_or_else(|| GithubError::new(StatusCode::BAD_REQUEST, "Invalid cursor"))?,
+        ),
+        None => None,
+    };
     let shared = app.lock();
-    let items: Vec<Value> = shared
+    let mut listed = shared
         .ops
         .deliveries
         .iter()
         .rev()
         .filter(|d| d.status_code != 0)
         .filter(|d| delivery_repo(&shared.ops, &d.guid) == Some(repository_id))
+        .filter(|d| start.is_none_or(|start| d.id <= start));
+    let items: Vec<Value> = listed
+        .by_ref()
         .take(per_page)
         .map(|d| delivery_json(d, repository_id))
         .collect();
-    Ok(json_response(StatusCode::OK, &Value::Array(items)))
+    let link = listed.next().map(|next| {
+        format!(
+            "<{}/repositories/{repository_id}/hooks/{GITHUB_HOOK_ID}/deliveries?per_page={per_page}&cursor={}>; rel=\"next\"",
+            app.urls.github_api,
+            percent_encode(&encode_cursor(next.id))
+        )
+    });
+    Ok(list_response(items, link))
+}
+
+/// Encodes a delivery id as an opaque cursor, such as `v1_AAAAAAvrwp8=`.
+fn encode_cursor(delivery_id: u64) -> String {
+    format!("v1_{}", BASE64.encode(delivery_id.to_be_bytes()))
+}
+
+fn decode_cursor(cursor: &str) -> Option<u64> {
+    let bytes = BASE64.decode(cursor.strip_prefix("v1_")?).ok()?;
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 /// `POST .../deliveries/{delivery_id}/attempts`: records the delivery's webhook again, with
@@ -147,4 +201,18 @@ pub(crate) async fn redeliver(
         .ok_or_else(GithubError::not_found)?;
     shared.emit(webhook);
     Ok(json_response(StatusCode::ACCEPTED, &json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip() {
+        let cursor = encode_cursor(200_000_123);
+        assert!(cursor.starts_with("v1_"), "{cursor}");
+        assert_eq!(decode_cursor(&cursor), Some(200_000_123));
+        assert_eq!(decode_cursor("v1_not-base64"), None);
+        assert_eq!(decode_cursor("200000123"), None);
+    }
 }

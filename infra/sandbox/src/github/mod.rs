@@ -65,6 +65,10 @@ pub(crate) fn router() -> Router<Arc<App>> {
             "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
             axum::routing::post(hooks::redeliver),
         )
+        .route(
+            "/repositories/{repository_id}/hooks/{hook_id}/deliveries",
+            get(hooks::list_by_repository_id),
+        )
         .fallback(not_found)
 }
 
@@ -87,6 +91,9 @@ async fn current_user(
 async fn not_found() -> Response {
     GithubError::not_found().into_response()
 }
+
+/// The id of the first configured repository; the others follow in configuration order.
+const FIRST_REPO_ID: u64 = 700_000_001;
 
 /// A configured repository, with the ids the sandbox derives from its position in the config.
 #[derive(Debug, Clone)]
@@ -126,10 +133,23 @@ pub(crate) fn find_repo(
     Ok(RepoRef {
         owner: owner.to_owned(),
         name: name.to_owned(),
-        id: 700_000_001 + index as u64,
+        id: FIRST_REPO_ID + index as u64,
         owner_id: 800_000_001 + owner_index as u64,
         full_name,
     })
+}
+
+/// Finds a configured repository by the id that [`find_repo`] gives it.
+pub(crate) fn find_repo_by_id(config: &GithubConfig, id: u64) -> Result<RepoRef, GithubError> {
+    let index = id
+        .checked_sub(FIRST_REPO_ID)
+        .and_then(|index| usize::try_from(index).ok())
+        .filter(|index| *index < config.repos.len())
+        .ok_or_else(GithubError::not_found)?;
+    let (owner, name) = config.repos[index]
+        .split_once('/')
+        .expect("validated repositories contain '/'");
+    find_repo(config, owner, name)
 }
 
 /// Parses an issue or comment number from the path. GitHub returns 404 for one that is not a
@@ -224,7 +244,7 @@ pub(crate) fn paginate<T>(
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(value: &str) -> String {
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {

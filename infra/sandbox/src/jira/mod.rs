@@ -6,7 +6,7 @@ mod comments;
 pub(crate) mod error;
 mod events;
 mod issues;
-mod operations;
+pub(crate) mod operations;
 mod remote_links;
 mod render;
 mod transitions;

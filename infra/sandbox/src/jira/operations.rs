@@ -1,8 +1,9 @@
 //! `POST /rest/api/3/search/jql` and `GET /rest/api/3/mypermissions`.
 //!
 //! The search understands a subset of JQL: conditions joined by `AND`, each one of
-//! `project = KEY`, `project in (KEY, ...)`, `updated >= -N[mhd]` or
-//! `updated >= "yyyy-MM-dd HH:mm"` (UTC), and an optional `ORDER BY updated ASC|DESC`.
+//! `project = KEY`, `project in (KEY, ...)`, `updated >= -N[mhdw]` or
+//! `updated >= "yyyy-MM-dd HH:mm"` (also with `/` between the date's parts; UTC here, the
+//! caller's time zone on Jira Data Center), and an optional `ORDER BY updated ASC|DESC`.
 //! Anything else answers 400, so a client that sends more than the sandbox models notices.
 
 use std::collections::HashMap;
@@ -39,10 +40,10 @@ const PERMISSIONS: [(&str, &str); 10] = [
 
 /// A parsed JQL query.
 #[derive(Debug, Default)]
-struct JqlQuery {
-    projects: Option<Vec<String>>,
-    updated_since: Option<OffsetDateTime>,
-    descending: bool,
+pub(crate) struct JqlQuery {
+    pub(crate) projects: Option<Vec<String>>,
+    pub(crate) updated_since: Option<OffsetDateTime>,
+    pub(crate) descending: bool,
 }
 
 fn unsupported(jql: &str) -> JiraError {
@@ -56,7 +57,12 @@ fn unquote(value: &str) -> String {
     value.trim().trim_matches('"').trim_matches('\'').to_owned()
 }
 
-fn parse_jql(jql: &str, now: OffsetDateTime) -> Result<JqlQuery, JiraError> {
+/// Parses `jql`, reading relative times from `now` and absolute dates in `zone`.
+pub(crate) fn parse_jql(
+    jql: &str,
+    now: OffsetDateTime,
+    zone: &jiff::tz::TimeZone,
+) -> Result<JqlQuery, JiraError> {
     let mut query = JqlQuery::default();
     let lower = jql.to_lowercase();
     let (conditions, order) = match lower.find(" order by ") {
@@ -87,7 +93,7 @@ fn parse_jql(jql: &str, now: OffsetDateTime) -> Result<JqlQuery, JiraError> {
         } else if lowered.starts_with("updated >=") {
             let at = condition.find(">=").unwrap_or(0) + 2;
             query.updated_since =
-                Some(parse_since(&condition[at..], now).ok_or_else(|| unsupported(jql))?);
+                Some(parse_since(&condition[at..], now, zone).ok_or_else(|| unsupported(jql))?);
         } else {
             return Err(unsupported(jql));
         }
@@ -124,8 +130,13 @@ fn split_and(text: &str) -> Vec<String> {
     parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
 }
 
-/// Parses `-15m`, `-2h`, `-1d` or `"2026-12-04 16:20"` (taken as UTC).
-fn parse_since(value: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
+/// Parses `-15m`, `-2h`, `-1d`, `-1w`, or `"2026-12-04 16:20"` and `"2026/12/04 16:20"` as a
+/// local time in `zone`. A local time that occurs twice is read as the earlier instant.
+fn parse_since(
+    value: &str,
+    now: OffsetDateTime,
+    zone: &jiff::tz::TimeZone,
+) -> Option<OffsetDateTime> {
     let value = unquote(value);
     if let Some(relative) = value.strip_prefix('-') {
         let (number, unit) = relative.split_at(relative.len().checked_sub(1)?);
@@ -139,14 +150,13 @@ fn parse_since(value: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
         };
         return Some(now - span);
     }
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    time::PrimitiveDateTime::parse(&value, &format)
-        .ok()
-        .map(|at| at.assume_utc())
+    let local = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", value.replace('/', "-")).ok()?;
+    let at = zone.to_ambiguous_timestamp(local).compatible().ok()?;
+    OffsetDateTime::from_unix_timestamp(at.as_second()).ok()
 }
 
 /// Parses a stored Jira timestamp such as "2026-12-04T16:20:00.000+0000".
-fn stored_time(value: &str) -> Option<OffsetDateTime> {
+pub(crate) fn stored_time(value: &str) -> Option<OffsetDateTime> {
     let fixed = value.strip_suffix("+0000").map(|head| format!("{head}Z"))?;
     OffsetDateTime::parse(&fixed, &Rfc3339).ok()
 }
@@ -163,7 +173,7 @@ pub(crate) async fn search(
         .get("jql")
         .and_then(Value::as_str)
         .ok_or_else(|| JiraError::field("jql", "The JQL query is required."))?;
-    let query = parse_jql(jql, OffsetDateTime::now_utc())?;
+    let query = parse_jql(jql, OffsetDateTime::now_utc(), &jiff::tz::TimeZone::UTC)?;
     if query.projects.is_none() && query.updated_since.is_none() {
         return Err(JiraError::message(
             StatusCode::BAD_REQUEST,
@@ -304,6 +314,7 @@ mod tests {
         let query = parse_jql(
             "project in (\"SUP\", HR) AND updated >= -15m ORDER BY updated ASC",
             now,
+            &jiff::tz::TimeZone::UTC,
         )
         .unwrap();
         assert_eq!(
@@ -316,6 +327,20 @@ mod tests {
 
     #[test]
     fn jql_unknown_condition_rejected() {
-        assert!(parse_jql("assignee = currentUser()", OffsetDateTime::now_utc()).is_err());
+        let utc = jiff::tz::TimeZone::UTC;
+        assert!(parse_jql("assignee = currentUser()", OffsetDateTime::now_utc(), &utc).is_err());
+    }
+
+    #[test]
+    fn jql_absolute_date_in_zone() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let now = OffsetDateTime::now_utc();
+        let query = parse_jql("updated >= \"2026/12/04 17:20\"", now, &berlin).unwrap();
+        assert_eq!(
+            query.updated_since,
+            Some(time::macros::datetime!(2026-12-04 16:20 UTC))
+        );
+        let dashed = parse_jql("updated >= \"2026-12-04 17:20\"", now, &berlin).unwrap();
+        assert_eq!(dashed.updated_since, query.updated_since);
     }
 }

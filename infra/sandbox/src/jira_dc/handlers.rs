@@ -15,6 +15,7 @@ use super::{JiraDcCaller, JiraDcComment, JiraDcIssue, JiraDcRemoteLink, render};
 use crate::app::{App, Shared};
 use crate::clock::jira_timestamp;
 use crate::jira::error::{JiraError, json_response};
+use crate::jira::operations;
 use crate::jira::{WORKFLOW, parse_object};
 
 /// Project permissions that `mypermissions` reports, with their display names.
@@ -51,6 +52,7 @@ pub(crate) async fn myself(
     Extension(JiraDcCaller(user)): Extension<JiraDcCaller>,
 ) -> Response {
     let mut body = render::user(&app.urls, &user);
+    body["timeZone"] = json!(app.lock().jira_dc.time_zone(&user));
     body["locale"] = json!("en_US");
     body["groups"] = json!({"size": 1, "items": []});
     json_response(StatusCode::OK, &body)
@@ -58,7 +60,7 @@ pub(crate) async fn myself(
 
 /// `GET /rest/api/2/mypermissions?projectKey=KEY&permissions=A,B`: every listed permission (all
 /// known ones without the parameter) with `havePermission` false for the caller's
-/// `missing_permissions`.
+/// `missing_permissions` and the permissions taken with `Sandbox::deny_jira_dc_permission`.
 pub(crate) async fn my_permissions(
     State(app): State<Arc<App>>,
     Extension(JiraDcCaller(user)): Extension<JiraDcCaller>,
@@ -76,6 +78,7 @@ pub(crate) async fn my_permissions(
         Some(list) => list.split(',').map(str::trim).collect(),
         None => PERMISSIONS.iter().map(|(key, _)| *key).collect(),
     };
+    let shared = app.lock();
     let mut permissions = Map::new();
     for key in requested {
         let Some((key, name)) = PERMISSIONS.iter().find(|(known, _)| *known == key) else {
@@ -84,10 +87,7 @@ pub(crate) async fn my_permissions(
                 format!("Permission '{key}' does not exist."),
             ));
         };
-        let granted = !user
-            .missing_permissions
-            .iter()
-            .any(|missing| missing == key);
+        let granted = shared.jira_dc.has_permission(&user, key);
         permissions.insert(
             (*key).to_owned(),
             json!({"key": key, "name": name, "type": "PROJECT", "havePermission": granted}),
@@ -97,6 +97,96 @@ pub(crate) async fn my_permissions(
         StatusCode::OK,
         &json!({"permissions": permissions}),
     ))
+}
+
+/// `GET /rest/api/2/search?jql=...&startAt=0&maxResults=50`: the issues that match the JQL
+/// subset of the Jira Cloud search, with absolute dates read in the caller's time zone.
+/// Returns `{expand, startAt, maxResults, total, issues}`; `maxResults` is at most 1000, as
+/// Jira's default limit, and `fields` and `expand` are ignored, so every field is returned. As
+/// on Jira, a project that the caller may not browse answers 400 like an unknown one, and
+/// without a project condition only browsable projects are searched.
+pub(crate) async fn search(
+    State(app): State<Arc<App>>,
+    Extension(JiraDcCaller(user)): Extension<JiraDcCaller>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, JiraError> {
+    let jql = params.get("jql").ok_or_else(|| {
+        JiraError::message(StatusCode::BAD_REQUEST, "The jql parameter is required.")
+    })?;
+    let zone_name = app.lock().jira_dc.time_zone(&user).to_owned();
+    let zone = jiff::tz::TimeZone::get(&zone_name).map_err(|error| {
+        JiraError::message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("The sandbox user's time zone '{zone_name}' is unknown: {error}"),
+        )
+    })?;
+    let query = operations::parse_jql(jql, time::OffsetDateTime::now_utc(), &zone)?;
+    let number = |name: &str, default: usize| -> Result<usize, JiraError> {
+        match params.get(name) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|_| {
+                JiraError::message(
+                    StatusCode::BAD_REQUEST,
+                    format!("The value '{value}' of {name} is not a number."),
+                )
+            }),
+        }
+    };
+    let start_at = number("startAt", 0)?;
+    let max_results = number("maxResults", 50)?.min(1000);
+
+    let shared = app.lock();
+    let browsable = |key: &str| {
+        app.config.jira_dc.project_exists(key)
+            && shared.jira_dc.has_permission(&user, "BROWSE_PROJECTS")
+    };
+    if let Some(projects) = &query.projects
+        && let Some(hidden) = projects.iter().find(|key| !browsable(key))
+    {
+        return Err(JiraError::message(
+            StatusCode::BAD_REQUEST,
+            format!("The value '{hidden}' does not exist for the field 'project'."),
+        ));
+    }
+    let mut found: Vec<&JiraDcIssue> = shared
+        .jira_dc
+        .state
+        .issues
+        .iter()
+        .filter(|issue| browsable(&issue.project_key))
+        .filter(|issue| {
+            query.projects.as_ref().is_none_or(|projects| {
+                projects
+                    .iter()
+                    .any(|key| key.eq_ignore_ascii_case(&issue.project_key))
+            })
+        })
+        .filter(
+            |issue| match (query.updated_since, operations::stored_time(&issue.updated)) {
+                (Some(since), Some(updated)) => updated >= since,
+                _ => true,
+            },
+        )
+        .collect();
+    found.sort_by(|a, b| a.updated.cmp(&b.updated));
+    if query.descending {
+        found.reverse();
+    }
+    let total = found.len();
+    let issues: Vec<Value> = found
+        .into_iter()
+        .skip(start_at)
+        .take(max_results)
+        .map(|issue| render::issue(&app.config.jira_dc, &app.urls, issue))
+        .collect();
+    let body = json!({
+        "expand": "schema,names",
+        "startAt": start_at,
+        "maxResults": max_results,
+        "total": total,
+        "issues": issues,
+    });
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// `GET /rest/api/2/project/{key}`.

@@ -13,6 +13,7 @@ mod events;
 mod handlers;
 mod render;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -54,6 +55,13 @@ pub struct JiraDcUser {
     /// Permission keys that `mypermissions` reports as not granted, in every project.
     #[serde(default)]
     pub missing_permissions: Vec<String>,
+    /// The user's time zone, an IANA name such as "Europe/Berlin", in which JQL dates are read.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+fn default_time_zone() -> String {
+    "Europe/Berlin".to_owned()
 }
 
 impl JiraDcConfig {
@@ -70,6 +78,7 @@ impl JiraDcConfig {
                     token: "sandbox-jira-dc-pat-proxysync".to_owned(),
                     password: "sandbox-jira-dc-password-proxysync".to_owned(),
                     missing_permissions: Vec::new(),
+                    time_zone: default_time_zone(),
                 },
                 JiraDcUser {
                     key: "JIRAUSER10200".to_owned(),
@@ -79,6 +88,7 @@ impl JiraDcConfig {
                     token: "sandbox-jira-dc-pat-bob".to_owned(),
                     password: "sandbox-jira-dc-password-bob".to_owned(),
                     missing_permissions: vec!["DELETE_OWN_WORKLOGS".to_owned()],
+                    time_zone: default_time_zone(),
                 },
             ],
             projects: vec!["OPS".to_owned()],
@@ -148,6 +158,10 @@ pub(crate) struct DcStore {
     pub(crate) state: JiraDcState,
     next_id: u64,
     pub(crate) clock: LogicalClock,
+    /// Permission keys taken from users at run time, by user key.
+    denied: HashMap<String, Vec<String>>,
+    /// Time zones set at run time in place of the configured ones, by user key.
+    time_zones: HashMap<String, String>,
 }
 
 impl Default for DcStore {
@@ -156,6 +170,8 @@ impl Default for DcStore {
             state: JiraDcState::default(),
             next_id: 0,
             clock: LogicalClock::jira(),
+            denied: HashMap::new(),
+            time_zones: HashMap::new(),
         }
     }
 }
@@ -167,10 +183,43 @@ impl DcStore {
         20_000 + self.next_id
     }
 
-    /// Clears the records and keeps the clock, so timestamps never go backwards.
+    /// Clears the records and the run-time permissions and time zones, and keeps the clock, so
+    /// timestamps never go backwards.
     pub(crate) fn reset(&mut self) {
         self.state = JiraDcState::default();
         self.next_id = 0;
+        self.denied.clear();
+        self.time_zones.clear();
+    }
+
+    /// Sets the time zone of the user with `user_key`, in place of the configured one.
+    pub(crate) fn set_time_zone(&mut self, user_key: &str, zone: &str) {
+        self.time_zones.insert(user_key.to_owned(), zone.to_owned());
+    }
+
+    /// Returns the time zone of `user`: the one set at run time, or the configured one.
+    pub(crate) fn time_zone<'a>(&'a self, user: &'a JiraDcUser) -> &'a str {
+        self.time_zones
+            .get(&user.key)
+            .map_or(user.time_zone.as_str(), String::as_str)
+    }
+
+    /// Takes `permission` from the user with `user_key`, in every project.
+    pub(crate) fn deny(&mut self, user_key: &str, permission: &str) {
+        self.denied
+            .entry(user_key.to_owned())
+            .or_default()
+            .push(permission.to_owned());
+    }
+
+    /// Returns true unless the configuration or [`DcStore::deny`] took `permission` from `user`.
+    pub(crate) fn has_permission(&self, user: &JiraDcUser, permission: &str) -> bool {
+        let configured = user.missing_permissions.iter().any(|key| key == permission);
+        let denied = self
+            .denied
+            .get(&user.key)
+            .is_some_and(|keys| keys.iter().any(|key| key == permission));
+        !configured && !denied
     }
 }
 
@@ -219,6 +268,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/rest/api/2/myself", get(handlers::myself))
         .route("/rest/api/2/mypermissions", get(handlers::my_permissions))
+        .route("/rest/api/2/search", get(handlers::search))
         .route("/rest/api/2/project/{project}", get(handlers::project))
         .route("/rest/api/2/issue", post(handlers::create_issue))
         .route(

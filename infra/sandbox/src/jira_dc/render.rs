@@ -16,7 +16,7 @@ pub(crate) fn user(urls: &Urls, user: &JiraDcUser) -> Value {
         "avatarUrls": {},
         "displayName": user.display_name,
         "active": true,
-        "timeZone": "Europe/Berlin",
+        "timeZone": user.time_zone,
     })
 }
 

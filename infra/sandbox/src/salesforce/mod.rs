@@ -497,6 +497,23 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Issues a refresh token for `username`, as the web-server flow's first sign-in would, or
+/// returns `None` when the user is not configured.
+pub(crate) fn issue_refresh_token(app: &App, username: &str) -> Option<String> {
+    let user = app
+        .config
+        .salesforce
+        .users
+        .iter()
+        .find(|u| u.username == username)?;
+    let token = format!("5Aep{}", uuid::Uuid::new_v4().simple());
+    app.lock()
+        .salesforce
+        .refresh_tokens
+        .insert(token.clone(), user.id.clone());
+    Some(token)
+}
+
 /// Test controls of the fake org, from [`crate::Sandbox::salesforce`].
 pub struct SalesforceControl<'a> {
     pub(crate) app: &'a App,
@@ -508,21 +525,8 @@ impl SalesforceControl<'_> {
     /// # Panics
     /// When the user is not configured.
     pub fn issue_refresh_token(&self, username: &str) -> String {
-        let user = self
-            .app
-            .config
-            .salesforce
-            .users
-            .iter()
-            .find(|u| u.username == username)
-            .unwrap_or_else(|| panic!("no sandbox Salesforce user {username:?}"));
-        let token = format!("5Aep{}", uuid::Uuid::new_v4().simple());
-        self.app
-            .lock()
-            .salesforce
-            .refresh_tokens
-            .insert(token.clone(), user.id.clone());
-        token
+        issue_refresh_token(self.app, username)
+            .unwrap_or_else(|| panic!("no sandbox Salesforce user {username:?}"))
     }
 
     /// Makes every access token issued so far invalid, so the next call with one gets 401.

@@ -53,6 +53,10 @@ pub const REQUIRED_PERMISSIONS: [&str; 14] = [
 /// The project permission that Jira Service Management grants its agents.
 const AGENT_PERMISSION: &str = "SERVICEDESK_AGENT";
 
+/// The project permission that the catch-up's JQL search needs in each connected project,
+/// because Jira rejects a `project in (...)` condition naming a project the user may not browse.
+pub const SEARCH_PERMISSION: &str = "BROWSE_PROJECTS";
+
 const DATA_CENTER: Flavor = Flavor {
     kind: TrackerKind::JiraDc,
     api: "/rest/api/2",
@@ -199,29 +203,75 @@ impl Target for JiraDc {
     }
 
     /// Checks the project permissions of [`REQUIRED_PERMISSIONS`] in each project of the
-    /// instance option `projects` (a list of keys), or across all projects without it, and the
-    /// service desk agent permission in Jira Service Management projects.
+    /// instance option `projects` (a list of keys), or across all projects without it, the
+    /// service desk agent permission in Jira Service Management projects, and
+    /// [`SEARCH_PERMISSION`] in each connected project, which the catch-up searches.
     async fn preflight(&self, api: &Api, instance: &Instance) -> Vec<PreflightCheck> {
-        let projects: Vec<String> = instance
-            .options
-            .get("projects")
-            .and_then(Value::as_array)
-            .map(|keys| {
-                keys.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if projects.is_empty() {
-            return permission_checks(api, None).await;
-        }
-        let mut checks = Vec::new();
-        for project in &projects {
-            checks.extend(permission_checks(api, Some(project)).await);
-            checks.push(service_desk_check(api, project).await);
+        let mut checks = project_checks(api, instance).await;
+        let mut connected = crate::doctor::connected_projects(instance);
+        connected.sort();
+        connected.dedup();
+        for project in &connected {
+            checks.push(search_permission_check(api, project).await);
         }
         checks
+    }
+}
+
+/// Checks [`REQUIRED_PERMISSIONS`] and the service desk agent permission in the projects of
+/// the instance option `projects`, or [`REQUIRED_PERMISSIONS`] in any project without it.
+async fn project_checks(api: &Api, instance: &Instance) -> Vec<PreflightCheck> {
+    let projects: Vec<String> = instance
+        .options
+        .get("projects")
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if projects.is_empty() {
+        return permission_checks(api, None).await;
+    }
+    let mut checks = Vec::new();
+    for project in &projects {
+        checks.extend(permission_checks(api, Some(project)).await);
+        checks.push(service_desk_check(api, project).await);
+    }
+    checks
+}
+
+/// Checks that the proxy user may browse `project`, so that the catch-up can search it.
+async fn search_permission_check(api: &Api, project: &str) -> PreflightCheck {
+    let name = format!("permission {SEARCH_PERMISSION} for catch-up in project {project}");
+    let granted = match my_permissions(api, Some(project), &[SEARCH_PERMISSION]).await {
+        Ok(answer) => answer
+            .pointer(&format!("/permissions/{SEARCH_PERMISSION}/havePermission"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        Err(error) => {
+            return failed_check(
+                name,
+                format!("could not read {SEARCH_PERMISSION} in project {project}: {error}"),
+            );
+        }
+    };
+    let detail = if granted {
+        format!("granted in project {project}, so the catch-up can search it")
+    } else {
+        format!(
+            "missing in project {project}: the catch-up searches {project} with JQL for \
+             changes whose webhook never arrived, and Jira rejects that search without it; \
+             grant {SEARCH_PERMISSION} (\"Browse Projects\") to the proxy user in the \
+             project's permission scheme"
+        )
+    };
+    PreflightCheck {
+        name,
+        ok: granted,
+        detail,
     }
 }
 
