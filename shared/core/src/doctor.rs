@@ -194,8 +194,8 @@ async fn proxy_use_warning(pipeline: &Pipeline, instance: &Instance) -> Option<P
         name,
         false,
         format!(
-            "{} change(s) by the proxy user that proxysync did not write, the latest a {} on {} at \
-             {last}; these are never synced, so give the people their own accounts, then run \
+            "{} change(s) by the proxy user that proxysync did not write (latest: event {} on {} \
+             at {last}); these are never synced, so give the people their own accounts, then run \
              `proxysync doctor --clear-proxy-use {}`",
             used.changes, used.last_kind, used.last_issue, instance.id
         ),
