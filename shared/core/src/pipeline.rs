@@ -675,6 +675,8 @@ impl Pipeline {
             }
             // Whoever the tracker names as the author, a value that proxysync wrote here moments
             // ago is its own write coming back; the other changed fields still sync.
+            // NOTE: the echo is stored after the target call returns, so a webhook that arrives
+            // before that commit finds none, and then only the author check drops it.
             let (echoed, _) = sync::split_echoes(event, &known.field_echoes);
             if !echoed.is_empty() {
                 let Some(reduced) = sync::without_fields(event, &echoed) else {
