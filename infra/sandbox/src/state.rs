@@ -102,6 +102,9 @@ pub struct JiraIssue {
     pub status_category_changed: String,
     /// Time of the last move into "Done", cleared when the issue leaves it.
     pub resolution_date: Option<String>,
+    /// Issue entity properties by key, as set with `properties` on create.
+    #[serde(default)]
+    pub properties: std::collections::BTreeMap<String, Value>,
 }
 
 /// A comment on a Jira issue.

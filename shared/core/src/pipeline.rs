@@ -27,6 +27,9 @@ use crate::trackers;
 const CREATE_HOLD_MS: i64 = 60 * 1000;
 /// The maximum wait of a delivery for a racing delivery that creates the peer.
 const CREATE_WAIT: Duration = Duration::from_secs(4);
+/// How long before the source event the search for a peer created by an earlier attempt
+/// starts, to allow for clock differences between the two trackers.
+const FIND_CREATED_MARGIN_MS: i64 = 10 * 60 * 1000;
 
 /// The response to a webhook: an HTTP status and a JSON body.
 #[derive(Clone, Debug, PartialEq)]
@@ -732,7 +735,29 @@ impl Pipeline {
             }
         }
 
-        let peer = link.as_ref().and_then(|link| link.peer.clone());
+        let module =
+            module_of(route.target_instance).map_err(|message| StoreError::InvalidSecret {
+                secret_id: route.target_instance.secret.clone(),
+                message,
+            })?;
+        // A replayed create may have reached the target before its response was lost, so the
+        // issue it created is looked up, and then updated and linked instead of created again.
+        let mut found = None;
+        if holds_create && replaying.is_some() {
+            match self.find_created(event, route, module, deadline).await? {
+                Ok(issue) => found = issue,
+                Err(error) => {
+                    self.store
+                        .unlock_create(&event.instance, &event.issue.id, connection)
+                        .await?;
+                    return Ok(Err(error));
+                }
+            }
+        }
+
+        let peer = found
+            .clone()
+            .or_else(|| link.as_ref().and_then(|link| link.peer.clone()));
         let peer_comment = match (&event.change, &peer) {
             (Change::CommentUpdated { comment }, Some(_)) => {
                 self.store
@@ -747,11 +772,6 @@ impl Pipeline {
             _ => None,
         };
 
-        let module =
-            module_of(route.target_instance).map_err(|message| StoreError::InvalidSecret {
-                secret_id: route.target_instance.secret.clone(),
-                message,
-            })?;
         let applied = self
             .apply_with_reauth(
                 event,
@@ -781,11 +801,59 @@ impl Pipeline {
         let outcome = self
             .persist(event, route, &applied, written, finish, replaying)
             .await?;
-        if let Applied::Created(created) = &applied {
+        let created = match &applied {
+            Applied::Created(created) => Some(created),
+            _ => found.as_ref(),
+        };
+        if let Some(created) = created {
             self.link_created(event, route, module, created, deadline)
                 .await;
         }
         Ok(Ok((outcome, finish.is_some())))
+    }
+
+    /// Searches the target for the issue that an earlier attempt of this create made, and
+    /// returns the newest candidate in the connected project that is not linked to another
+    /// issue.
+    async fn find_created(
+        &self,
+        event: &ChangeEvent,
+        route: &Route<'_>,
+        module: &'static dyn TrackerModule,
+        deadline: Instant,
+    ) -> Result<Result<Option<crate::model::IssueRef>, TargetError>, StoreError> {
+        let api = self.api(route.target_instance, deadline, false).await?;
+        let target = module.target();
+        let since_ms = event.at_ms - FIND_CREATED_MARGIN_MS;
+        let candidates = match target
+            .find_created(&api, route.target, &event.issue, &event.content, since_ms)
+            .await
+        {
+            Ok(candidates) => candidates,
+            Err(error) => return Ok(Err(error)),
+        };
+        for candidate in candidates {
+            if !target.in_project(route.target, &candidate) {
+                continue;
+            }
+            let link = self
+                .store
+                .get_link(
+                    &route.target_instance.id,
+                    &candidate.id,
+                    &route.connection.id,
+                )
+                .await?;
+            let linked_elsewhere = link
+                .and_then(|link| link.peer)
+                .is_some_and(|peer| peer.id != event.issue.id);
+            if linked_elsewhere {
+                continue;
+            }
+            info!(target = %candidate.key, "found the linked issue that an earlier attempt created; linking it instead of creating another");
+            return Ok(Ok(Some(candidate)));
+        }
+        Ok(Ok(None))
     }
 
     async fn apply_with_reauth(

@@ -286,7 +286,7 @@ pub async fn apply(cx: &ApplyContext<'_>) -> Result<Applied, TargetError> {
             return Ok(Applied::Skipped(SkipReason::NotLinked));
         }
         let created = target
-            .create_issue(cx.api, cx.route.target, &event.content)
+            .create_issue_for(cx.api, cx.route.target, &event.content, &event.issue)
             .await?;
         return Ok(Applied::Created(created));
     };

@@ -209,6 +209,44 @@ pub trait Target: Send + Sync {
         content: &IssueContent,
     ) -> Result<IssueRef, TargetError>;
 
+    /// Creates an issue in `project` for the `source` issue and returns its reference.
+    ///
+    /// Trackers that implement [`Target::find_created`] override this to record `source` on
+    /// the new issue in a form that lookup finds. The default is [`Target::create_issue`].
+    async fn create_issue_for(
+        &self,
+        api: &Api,
+        project: &Endpoint,
+        content: &IssueContent,
+        source: &IssueRef,
+    ) -> Result<IssueRef, TargetError> {
+        let _ = source;
+        self.create_issue(api, project, content).await
+    }
+
+    /// Searches `project` for issues that proxysync may have created for `source` at or after
+    /// `since_ms` (epoch milliseconds) and returns them, newest first.
+    ///
+    /// The pipeline calls this before it replays a parked create, whose earlier attempt may
+    /// have created the issue although its response was lost. The search never reads outside
+    /// `project`.
+    ///
+    /// NOTE: the default finds nothing, so the replay creates the issue again. Jira Data
+    /// Center, Azure DevOps, ServiceNow, Zendesk, Salesforce and HP ALM/QC use the default.
+    ///
+    /// # Errors
+    /// The search failed.
+    async fn find_created(
+        &self,
+        _api: &Api,
+        _project: &Endpoint,
+        _source: &IssueRef,
+        _content: &IssueContent,
+        _since_ms: i64,
+    ) -> Result<Vec<IssueRef>, TargetError> {
+        Ok(Vec::new())
+    }
+
     /// Applies field changes to an existing issue.
     async fn update_issue(
         &self,

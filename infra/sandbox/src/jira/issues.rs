@@ -1,5 +1,6 @@
 //! Issues: `POST /rest/api/3/issue`, and `GET` and `PUT /rest/api/3/issue/{issueIdOrKey}`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -25,8 +26,9 @@ const CREATE_FIELDS: [&str; 5] = ["project", "issuetype", "summary", "descriptio
 const MAX_SUMMARY_CHARS: usize = 255;
 
 /// `POST /rest/api/3/issue` with `fields.project`, `fields.issuetype`, `fields.summary`,
-/// `fields.description` (ADF) and `fields.labels`. Responds 201 `{id, key, self}` and records
-/// `jira:issue_created`. New issues start in "To Do".
+/// `fields.description` (ADF) and `fields.labels`, and optional entity `properties` as
+/// `[{key, value}]`. Responds 201 `{id, key, self}` and records `jira:issue_created`. New
+/// issues start in "To Do".
 pub(crate) async fn create(
     State(app): State<Arc<App>>,
     Extension(JiraCaller(caller)): Extension<JiraCaller>,
@@ -71,6 +73,7 @@ pub(crate) async fn create(
         None | Some(Value::Null) => Vec::new(),
         Some(value) => parse_labels(value)?,
     };
+    let properties = parse_properties(request.get("properties"))?;
 
     let mut shared = app.lock();
     let time = shared.jira_clock.tick();
@@ -120,6 +123,7 @@ pub(crate) async fn create(
         updated: now.clone(),
         status_category_changed: now,
         resolution_date: None,
+        properties,
     });
     let index = shared.store.jira.issues.len() - 1;
     let event = IssueEvent {
@@ -439,4 +443,29 @@ fn parse_label(value: &Value) -> Result<String, JiraError> {
         ));
     }
     Ok(label.clone())
+}
+
+/// Parses the `properties` of a create request: a list of `{key, value}` objects.
+fn parse_properties(value: Option<&Value>) -> Result<BTreeMap<String, Value>, JiraError> {
+    let mut properties = BTreeMap::new();
+    let entries = match value {
+        None | Some(Value::Null) => return Ok(properties),
+        Some(Value::Array(entries)) => entries,
+        Some(_) => {
+            return Err(JiraError::field(
+                "properties",
+                "Expected a list of properties.",
+            ));
+        }
+    };
+    for entry in entries {
+        let key = entry
+            .get("key")
+            .and_then(Value::as_str)
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| JiraError::field("properties", "Each property needs a key."))?;
+        let value = entry.get("value").cloned().unwrap_or(Value::Null);
+        properties.insert(key.to_owned(), value);
+    }
+    Ok(properties)
 }

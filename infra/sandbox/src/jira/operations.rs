@@ -1,9 +1,10 @@
 //! `POST /rest/api/3/search/jql` and `GET /rest/api/3/mypermissions`.
 //!
 //! The search understands a subset of JQL: conditions joined by `AND`, each one of
-//! `project = KEY`, `project in (KEY, ...)`, `updated >= -N[mhdw]` or
-//! `updated >= "yyyy-MM-dd HH:mm"` (also with `/` between the date's parts; UTC here, the
-//! caller's time zone on Jira Data Center), and an optional `ORDER BY updated ASC|DESC`.
+//! `project = KEY`, `project in (KEY, ...)`, `creator = currentUser()`,
+//! `updated >= -N[mhdw]` or `updated >= "yyyy-MM-dd HH:mm"` (also with `/` between the
+//! date's parts; UTC here, the caller's time zone on Jira Data Center), the same two forms
+//! for `created >=`, and an optional `ORDER BY updated|created ASC|DESC`.
 //! Anything else answers 400, so a client that sends more than the sandbox models notices.
 
 use std::collections::HashMap;
@@ -43,6 +44,11 @@ const PERMISSIONS: [(&str, &str); 10] = [
 pub(crate) struct JqlQuery {
     pub(crate) projects: Option<Vec<String>>,
     pub(crate) updated_since: Option<OffsetDateTime>,
+    pub(crate) created_since: Option<OffsetDateTime>,
+    /// Set by `creator = currentUser()`.
+    pub(crate) created_by_caller: bool,
+    /// Set by `ORDER BY created`; the default order is by `updated`.
+    pub(crate) by_created: bool,
     pub(crate) descending: bool,
 }
 
@@ -70,9 +76,15 @@ pub(crate) fn parse_jql(
         None => (jql, None),
     };
     if let Some(order) = order {
-        query.descending = match order.as_str() {
-            "updated asc" | "updated" => false,
-            "updated desc" => true,
+        let (field, direction) = order.split_once(' ').unwrap_or((order.as_str(), "asc"));
+        query.by_created = match field {
+            "updated" => false,
+            "created" => true,
+            _ => return Err(unsupported(jql)),
+        };
+        query.descending = match direction.trim() {
+            "asc" => false,
+            "desc" => true,
             _ => return Err(unsupported(jql)),
         };
     }
@@ -94,6 +106,12 @@ pub(crate) fn parse_jql(
             let at = condition.find(">=").unwrap_or(0) + 2;
             query.updated_since =
                 Some(parse_since(&condition[at..], now, zone).ok_or_else(|| unsupported(jql))?);
+        } else if lowered.starts_with("created >=") {
+            let at = condition.find(">=").unwrap_or(0) + 2;
+            query.created_since =
+                Some(parse_since(&condition[at..], now, zone).ok_or_else(|| unsupported(jql))?);
+        } else if lowered.replace(' ', "") == "creator=currentuser()" {
+            query.created_by_caller = true;
         } else {
             return Err(unsupported(jql));
         }
@@ -161,11 +179,13 @@ pub(crate) fn stored_time(value: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(&fixed, &Rfc3339).ok()
 }
 
-/// `POST /rest/api/3/search/jql` with `jql`, `maxResults` (default 50) and `nextPageToken`.
-/// Answers `{issues, isLast, nextPageToken}` with each issue in its REST v3 form; the `fields`
-/// list is ignored and every field is returned.
+/// `POST /rest/api/3/search/jql` with `jql`, `maxResults` (default 50), `nextPageToken` and
+/// `properties` (the entity property keys to return). Answers `{issues, isLast,
+/// nextPageToken}` with each issue in its REST v3 form, and a `properties` object on each
+/// issue when keys were requested; the `fields` list is ignored and every field is returned.
 pub(crate) async fn search(
     State(app): State<Arc<App>>,
+    Extension(JiraCaller(caller)): Extension<JiraCaller>,
     body: Bytes,
 ) -> Result<Response, JiraError> {
     let request = parse_object(&body)?;
@@ -190,6 +210,11 @@ pub(crate) async fn search(
             }
         }
     }
+    let property_keys: Vec<&str> = request
+        .get("properties")
+        .and_then(Value::as_array)
+        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let max = request
         .get("maxResults")
         .and_then(Value::as_u64)
@@ -220,8 +245,19 @@ pub(crate) async fn search(
                 _ => true,
             },
         )
+        .filter(
+            |issue| match (query.created_since, stored_time(&issue.created)) {
+                (Some(since), Some(created)) => created >= since,
+                _ => true,
+            },
+        )
+        .filter(|issue| !query.created_by_caller || issue.creator_account_id == caller.account_id)
         .collect();
-    found.sort_by(|a, b| a.updated.cmp(&b.updated));
+    if query.by_created {
+        found.sort_by(|a, b| a.created.cmp(&b.created));
+    } else {
+        found.sort_by(|a, b| a.updated.cmp(&b.updated));
+    }
     if query.descending {
         found.reverse();
     }
@@ -231,13 +267,24 @@ pub(crate) async fn search(
         .skip(offset)
         .take(max)
         .map(|issue| {
-            render::issue(
+            let mut rendered = render::issue(
                 &app.config.jira,
                 &app.urls,
                 &shared.store.jira,
                 issue,
                 Representation::RestV3,
-            )
+            );
+            if !property_keys.is_empty() {
+                let properties: serde_json::Map<String, Value> = property_keys
+                    .iter()
+                    .filter_map(|key| {
+                        let value = issue.properties.get(*key)?;
+                        Some(((*key).to_owned(), value.clone()))
+                    })
+                    .collect();
+                rendered["properties"] = Value::Object(properties);
+            }
+            rendered
         })
         .collect();
     let is_last = offset + max >= total;
@@ -323,6 +370,22 @@ mod tests {
         );
         assert_eq!(query.updated_since, Some(now - time::Duration::minutes(15)));
         assert!(!query.descending);
+    }
+
+    #[test]
+    fn jql_creator_and_created_order() {
+        let now = OffsetDateTime::now_utc();
+        let query = parse_jql(
+            "project = \"SUP\" AND creator = currentUser() AND created >= -90m ORDER BY created DESC",
+            now,
+            &jiff::tz::TimeZone::UTC,
+        )
+        .unwrap();
+        assert_eq!(query.projects, Some(vec!["SUP".to_owned()]));
+        assert!(query.created_by_caller);
+        assert_eq!(query.created_since, Some(now - time::Duration::minutes(90)));
+        assert!(query.by_created);
+        assert!(query.descending);
     }
 
     #[test]

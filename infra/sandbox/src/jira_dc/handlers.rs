@@ -121,6 +121,13 @@ pub(crate) async fn search(
         )
     })?;
     let query = operations::parse_jql(jql, time::OffsetDateTime::now_utc(), &zone)?;
+    // The Data Center search models only the project, `updated` and its order.
+    if query.created_since.is_some() || query.created_by_caller || query.by_created {
+        return Err(JiraError::message(
+            StatusCode::BAD_REQUEST,
+            format!("The sandbox does not support the JQL query '{jql}' on Jira Data Center."),
+        ));
+    }
     let number = |name: &str, default: usize| -> Result<usize, JiraError> {
         match params.get(name) {
             None => Ok(default),

@@ -287,6 +287,46 @@ fn issue_path(issue: &IssueRef) -> Result<String, TargetError> {
     Ok(format!("/repos/{repo}/issues/{number}"))
 }
 
+/// The page size and the maximum number of pages of the listing for an issue created earlier.
+const FIND_PAGE_SIZE: usize = 100;
+const FIND_MAX_PAGES: usize = 5;
+
+/// Returns the reference of a listed issue when it is an issue, not a pull request, of
+/// `project` created at or after `since_ms` with the title and body of `content`.
+fn created_match(
+    project: &Endpoint,
+    issue: &Value,
+    content: &IssueContent,
+    since_ms: i64,
+) -> Option<IssueRef> {
+    if issue.get("pull_request").is_some() {
+        return None;
+    }
+    let created_ms = issue
+        .get("created_at")
+        .and_then(Value::as_str)
+        .and_then(parse_rfc3339_ms)?;
+    let title = issue.get("title").and_then(Value::as_str)?;
+    let body = issue
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if created_ms < since_ms || title != content.title || body != content.body {
+        return None;
+    }
+    let number = issue.get("number").and_then(Value::as_u64)?;
+    let candidate = IssueRef {
+        key: format!("{}#{number}", project.project),
+        id: issue.get("node_id").and_then(Value::as_str)?.to_owned(),
+        url: issue
+            .get("html_url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    Some(candidate)
+}
+
 fn repo_of(issue: &IssueRef) -> &str {
     issue.key.rsplit_once('#').map_or("", |(repo, _)| repo)
 }
@@ -363,6 +403,50 @@ impl Target for Github {
                 .await?;
         }
         Ok(issue)
+    }
+
+    /// Lists the repository's issues that the proxy user created at or after `since_ms` with
+    /// the title and body of `content`, newest first.
+    ///
+    /// NOTE: GitHub issues have no hidden field to record the source in, so this matches on
+    /// the creator, the time and the content. An issue that a person edited since the lost
+    /// create is not found, and the pipeline skips candidates that are already linked.
+    async fn find_created(
+        &self,
+        api: &Api,
+        project: &Endpoint,
+        _source: &IssueRef,
+        content: &IssueContent,
+        since_ms: i64,
+    ) -> Result<Vec<IssueRef>, TargetError> {
+        let proxy = self.whoami(api).await?;
+        let since = time::OffsetDateTime::from_unix_timestamp(since_ms.div_euclid(1000))
+            .ok()
+            .and_then(|at| {
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned());
+        let mut found = Vec::new();
+        for page in 1..=FIND_MAX_PAGES {
+            let path = format!(
+                "/repos/{}/issues?creator={}&state=all&since={}&sort=created&direction=desc&per_page={FIND_PAGE_SIZE}&page={page}",
+                project.project,
+                urlencoding::encode(&proxy.name),
+                urlencoding::encode(&since)
+            );
+            let listed = api.get(&path).await?;
+            let issues = listed.as_array().map(Vec::as_slice).unwrap_or_default();
+            for issue in issues {
+                if let Some(candidate) = created_match(project, issue, content, since_ms) {
+                    found.push(candidate);
+                }
+            }
+            if issues.len() < FIND_PAGE_SIZE {
+                break;
+            }
+        }
+        Ok(found)
     }
 
     async fn update_issue(

@@ -25,6 +25,12 @@ const SIGNATURE_HEADER: &str = "x-hub-signature";
 const DEFAULT_ISSUE_TYPE: &str = "Task";
 const DEFAULT_CLOSED_STATUS: &str = "Done";
 const DEFAULT_OPEN_STATUS: &str = "To Do";
+/// The issue entity property in which proxysync records the source issue of an issue it
+/// creates, as `{"url": "<source issue URL>"}`.
+const SOURCE_PROPERTY: &str = "proxysync.source";
+/// The page size and the maximum number of pages of the search for an issue created earlier.
+const FIND_PAGE_SIZE: u32 = 100;
+const FIND_MAX_PAGES: usize = 5;
 
 /// What differs between Jira Cloud and Jira Data Center on the wire.
 pub(super) struct Flavor {
@@ -516,7 +522,28 @@ impl Target for JiraCloud {
         project: &Endpoint,
         content: &IssueContent,
     ) -> Result<IssueRef, TargetError> {
-        create_issue(&CLOUD, api, project, content).await
+        create_issue(&CLOUD, api, project, content, None).await
+    }
+
+    async fn create_issue_for(
+        &self,
+        api: &Api,
+        project: &Endpoint,
+        content: &IssueContent,
+        source: &IssueRef,
+    ) -> Result<IssueRef, TargetError> {
+        create_issue(&CLOUD, api, project, content, Some(source)).await
+    }
+
+    async fn find_created(
+        &self,
+        api: &Api,
+        project: &Endpoint,
+        source: &IssueRef,
+        _content: &IssueContent,
+        since_ms: i64,
+    ) -> Result<Vec<IssueRef>, TargetError> {
+        find_created(api, project, source, since_ms).await
     }
 
     async fn update_issue(
@@ -582,22 +609,29 @@ impl Target for JiraCloud {
 }
 
 /// Creates an issue through the flavor's REST API, and moves it to the closed status when needed.
+///
+/// With `source`, the new issue carries the [`SOURCE_PROPERTY`] entity property that
+/// [`find_created`] looks for.
 pub(super) async fn create_issue(
     flavor: &Flavor,
     api: &Api,
     project: &Endpoint,
     content: &IssueContent,
+    source: Option<&IssueRef>,
 ) -> Result<IssueRef, TargetError> {
     let path = format!("{}/issue", flavor.api);
     let issue_type = project.issue_type.as_deref().unwrap_or(DEFAULT_ISSUE_TYPE);
     let labels: Vec<String> = content.labels.iter().map(|l| jira_label(l)).collect();
-    let body = json!({"fields": {
+    let mut body = json!({"fields": {
         "project": {"key": project.project},
         "issuetype": {"name": issue_type},
         "summary": content.title,
         "description": (flavor.text)(&content.body),
         "labels": labels,
     }});
+    if let Some(source) = source {
+        body["properties"] = json!([{"key": SOURCE_PROPERTY, "value": {"url": source.url}}]);
+    }
     let created = api.post(&path, &body).await?;
     let key = created
         .get("key")
@@ -620,6 +654,75 @@ pub(super) async fn create_issue(
         transition(flavor, api, &issue, status).await?;
     }
     Ok(issue)
+}
+
+/// Searches the connection's project on Jira Cloud for issues that the proxy user created at or
+/// after `since_ms` and whose [`SOURCE_PROPERTY`] names `source`, newest first.
+///
+/// NOTE: reads at most [`FIND_MAX_PAGES`] pages of [`FIND_PAGE_SIZE`] issues, so an issue
+/// behind more than 500 newer ones created by the proxy user is not found.
+async fn find_created(
+    api: &Api,
+    project: &Endpoint,
+    source: &IssueRef,
+    since_ms: i64,
+) -> Result<Vec<IssueRef>, TargetError> {
+    let path = "/rest/api/3/search/jql";
+    let minutes = (crate::time_util::now_ms() - since_ms).max(0) / 60_000 + 1;
+    let jql = format!(
+        "project = \"{}\" AND creator = currentUser() AND created >= -{minutes}m ORDER BY created DESC",
+        project.project.replace('\\', "\\\\").replace('"', "\\\"")
+    );
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..FIND_MAX_PAGES {
+        let mut request = json!({
+            "jql": jql,
+            "fields": ["summary"],
+            "properties": [SOURCE_PROPERTY],
+            "maxResults": FIND_PAGE_SIZE,
+        });
+        if let Some(token) = &token {
+            request["nextPageToken"] = json!(token);
+        }
+        let page = api.post(path, &request).await?;
+        let issues = page
+            .get("issues")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for issue in issues {
+            let url = issue
+                .pointer(&format!("/properties/{SOURCE_PROPERTY}/url"))
+                .and_then(Value::as_str);
+            let key = issue.get("key").and_then(Value::as_str);
+            let (Some(url), Some(key)) = (url, key) else {
+                continue;
+            };
+            let candidate = IssueRef {
+                key: key.to_owned(),
+                id: issue
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                url: format!("{}/browse/{key}", api.base_url()),
+            };
+            // The JQL names the project, and the key check keeps a bad response from leaving it.
+            if url == source.url && key_in_project(project, &candidate) {
+                found.push(candidate);
+            }
+        }
+        let last = page.get("isLast").and_then(Value::as_bool).unwrap_or(true);
+        token = page
+            .get("nextPageToken")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if last || token.is_none() {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 /// Edits fields and labels with one PUT, then transitions when the state changed.

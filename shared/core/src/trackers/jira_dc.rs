@@ -146,7 +146,7 @@ impl Target for JiraDc {
         project: &Endpoint,
         content: &IssueContent,
     ) -> Result<IssueRef, TargetError> {
-        jira::create_issue(&DATA_CENTER, api, project, content).await
+        jira::create_issue(&DATA_CENTER, api, project, content, None).await
     }
 
     async fn update_issue(
