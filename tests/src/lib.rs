@@ -27,6 +27,7 @@ pub mod aws_proxy;
 pub mod corpus;
 pub mod moto;
 pub mod peers;
+pub mod registered;
 pub mod round_trip;
 
 /// The GitHub repository and Jira project of the default connection.

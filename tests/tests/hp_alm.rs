@@ -1,8 +1,9 @@
 //! HP ALM/QC as a polled sync peer: audit and defect shapes parse, the proxy user's changes
 //! are skipped, a sync with GitHub converges both ways, a failed poll keeps its watermark and
-//! is applied once later, and an unreadable audit skips the change. A deleted defect parks the
-//! writes to it while the poll goes on, an edit of earlier comments is skipped, overlapping
-//! runs never read a page twice, and the preflight names a project the proxy user cannot see.
+//! is applied once later, a failed sign-in keeps the watermark too, and an unreadable audit
+//! skips the change. A deleted defect parks the writes to it while the poll goes on, an edit
+//! of earlier comments is skipped, overlapping runs never read a page twice, and the
+//! preflight names a project the proxy user cannot see.
 
 use std::time::Duration;
 
@@ -257,6 +258,70 @@ async fn failed_poll_keeps_watermark() {
     let report = poll_once(&stack).await;
     assert_eq!(report.changes, 0, "{report:?}");
     assert_eq!(stack.sandbox.state().github.issues.len(), 1);
+}
+
+/// Polls once with a pipeline of its own, whose secret cache is empty.
+async fn poll_uncached(stack: &Stack) -> ProjectReport {
+    let moto = proxysync_tests::moto_endpoint().await;
+    let pipeline = stack.pipeline_with(&moto, &moto, &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reports = poll::poll_all(&pipeline, deadline).await.expect("poll");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    reports.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_in_keeps_watermark() {
+    let (stack, instance) = start().await;
+    stack
+        .sandbox
+        .hp_alm()
+        .create_defect(TESTER, PROJECT, &[("name", "Printer queue stuck")]);
+    let proxy = stack.sandbox_config.hp_alm.users[0].clone();
+    let put_password = |password: String| {
+        let secret = json!({"username": proxy.username, "password": password});
+        stack
+            .secrets_client
+            .put_secret_value()
+            .secret_id(&instance.secret)
+            .secret_string(secret.to_string())
+            .send()
+    };
+    put_password("not-the-password".to_owned()).await.unwrap();
+    // The session opened when the instance was added would otherwise still be reused.
+    stack.sandbox.hp_alm().expire_sessions();
+
+    let report = poll_uncached(&stack).await;
+    assert_eq!(report.outcome, "failed", "{report:?}");
+    let error = report.error.clone().unwrap_or_default();
+    assert!(error.contains("401"), "{report:?}");
+    assert!(!error.contains("not-the-password"), "{report:?}");
+    let refused = stack
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.tracker == "hp-alm" && r.path.contains("authentication-point"))
+        .filter(|r| r.status == 401)
+        .count();
+    assert!(refused >= 1, "no sign-in was refused");
+    let stored = stack.store.poll_watermark(INSTANCE, PROJECT).await.unwrap();
+    assert_eq!(stored, None, "a failed sign-in stores no watermark");
+    assert!(stack.sandbox.state().github.issues.is_empty());
+
+    // Once the password is right again, the change made before the failure is synced.
+    put_password(proxy.password.clone()).await.unwrap();
+    let report = poll_uncached(&stack).await;
+    assert_eq!(report.outcome, "polled", "{report:?}");
+    assert_eq!(report.synced, 1, "{report:?}");
+    let github = stack.sandbox.state().github;
+    assert!(
+        github
+            .issues
+            .iter()
+            .any(|i| i.title == "Printer queue stuck"),
+        "{:?}",
+        github.issues
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,15 +25,19 @@ pub enum Rejection {
         "invalid signature in {0}: the webhook secret on the tracker differs from the instance secret"
     )]
     BadSignature(&'static str),
-    #[error("request body of {size} bytes exceeds the limit of {limit} bytes")]
+    #[error(
+        "request body of {size} bytes exceeds the limit of {limit} bytes: send only the tracker's \
+         webhook payload, or raise the function's PROXYSYNC_MAX_BODY_BYTES"
+    )]
     TooLarge { size: usize, limit: usize },
     #[error("malformed body: {0}")]
     Malformed(String),
     #[error("missing header {0}")]
     MissingHeader(&'static str),
     #[error(
-        "stale signature timestamp: the request was signed {age_secs} s ago, more than the {max_secs} s allowed; \
-         a replayed request, or a clock that is off"
+        "stale signature timestamp: the request was signed {age_secs} s ago, more than the {max_secs} s allowed, \
+         so it may be a replay. If the sender's clock is off, correct it, or raise the instance \
+         option signature_max_age_secs"
     )]
     StaleTimestamp { age_secs: i64, max_secs: i64 },
     #[error(
@@ -44,6 +48,15 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Builds the rejection of a body that does not parse as the route's webhook payload. The
+    /// message adds the usual fix, because such a body is most often another tracker's payload
+    /// or an edited one.
+    pub fn not_payload(detail: impl std::fmt::Display) -> Rejection {
+        Rejection::Malformed(format!(
+            "{detail}. Send this route only its own tracker's webhook payload, unchanged"
+        ))
+    }
+
     /// Returns the HTTP status of the response to this rejection.
     pub fn status(&self) -> u16 {
         match self {

@@ -275,11 +275,11 @@ fn parse_webhook(
     request: &InboundRequest,
 ) -> Result<Parsed, Rejection> {
     let json: Value = serde_json::from_slice(&request.body)
-        .map_err(|error| Rejection::Malformed(format!("body is not JSON: {error}")))?;
+        .map_err(|error| Rejection::not_payload(format!("body is not JSON: {error}")))?;
     let event = json
         .get("eventType")
         .and_then(Value::as_str)
-        .ok_or_else(|| Rejection::Malformed("missing field `eventType`".to_owned()))?
+        .ok_or_else(|| Rejection::not_payload("missing field `eventType`"))?
         .to_owned();
     let mut parsed = Parsed {
         delivery_id: json.get("id").and_then(Value::as_str).map(str::to_owned),

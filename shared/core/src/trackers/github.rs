@@ -134,7 +134,7 @@ impl Source for Github {
             ))
         })?;
         let payload: Payload = serde_json::from_value(value)
-            .map_err(|error| Rejection::Malformed(format!("{event} payload: {error}")))?;
+            .map_err(|error| Rejection::not_payload(format!("{event} payload: {error}")))?;
         parsed.event_name = format!("{event}.{}", payload.action);
         if payload.issue.pull_request.is_some() {
             parsed.ignored = Some("pull request events are not synced".to_owned());

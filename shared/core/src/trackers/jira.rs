@@ -206,11 +206,11 @@ pub(super) fn parse_webhook(
         .header("x-atlassian-webhook-identifier")
         .map(str::to_owned);
     let json: Value = serde_json::from_slice(&request.body)
-        .map_err(|error| Rejection::Malformed(format!("body is not JSON: {error}")))?;
+        .map_err(|error| Rejection::not_payload(format!("body is not JSON: {error}")))?;
     let event = json
         .get("webhookEvent")
         .and_then(Value::as_str)
-        .ok_or_else(|| Rejection::Malformed("missing field `webhookEvent`".to_owned()))?
+        .ok_or_else(|| Rejection::not_payload("missing field `webhookEvent`"))?
         .to_owned();
 
     let mut parsed = Parsed {
@@ -237,7 +237,7 @@ pub(super) fn parse_webhook(
     }
 
     let payload: Payload = serde_json::from_value(json)
-        .map_err(|error| Rejection::Malformed(format!("{event} payload: {error}")))?;
+        .map_err(|error| Rejection::not_payload(format!("{event} payload: {error}")))?;
     match to_change(flavor, &payload)? {
         Some((change, author)) => parsed
             .events

@@ -181,7 +181,7 @@ impl Source for Salesforce {
     }
 
     fn parse(&self, instance: &str, request: &InboundRequest) -> Result<Parsed, Rejection> {
-        let envelope = soap::parse(&request.body).map_err(Rejection::Malformed)?;
+        let envelope = soap::parse(&request.body).map_err(Rejection::not_payload)?;
         let defaults = Instance {
             id: instance.to_owned(),
             tracker: TrackerKind::Salesforce,
@@ -198,7 +198,7 @@ impl Source for Salesforce {
         instance: &Instance,
         request: &InboundRequest,
     ) -> Result<Parsed, Rejection> {
-        let envelope = soap::parse(&request.body).map_err(Rejection::Malformed)?;
+        let envelope = soap::parse(&request.body).map_err(Rejection::not_payload)?;
         let expected = instance
             .options
             .get("organization_id")

@@ -147,7 +147,7 @@ impl Source for Servicenow {
 
     fn parse(&self, instance: &str, request: &InboundRequest) -> Result<Parsed, Rejection> {
         let payload: Payload = serde_json::from_slice(&request.body)
-            .map_err(|error| Rejection::Malformed(format!("business rule payload: {error}")))?;
+            .map_err(|error| Rejection::not_payload(format!("business rule payload: {error}")))?;
         if !valid_name(&payload.table) {
             return Err(Rejection::Malformed(format!(
                 "invalid table name {:?}: expected letters, digits and _",

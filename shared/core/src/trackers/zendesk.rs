@@ -280,13 +280,13 @@ fn parse_webhook(
     request: &InboundRequest,
 ) -> Result<Parsed, Rejection> {
     let json: Value = serde_json::from_slice(&request.body)
-        .map_err(|error| Rejection::Malformed(format!("body is not JSON: {error}")))?;
+        .map_err(|error| Rejection::not_payload(format!("body is not JSON: {error}")))?;
     let invocation = request
         .header("x-zendesk-webhook-invocation-id")
         .map(str::to_owned);
     if json.get("proxysync").and_then(Value::as_str) == Some(TRIGGER_MARKER) {
         let body: TriggerBody = serde_json::from_value(json)
-            .map_err(|error| Rejection::Malformed(format!("trigger webhook body: {error}")))?;
+            .map_err(|error| Rejection::not_payload(format!("trigger webhook body: {error}")))?;
         return parse_trigger(instance, base_url, invocation, body);
     }
     let Some(kind) = json.get("type").and_then(Value::as_str).map(str::to_owned) else {
@@ -313,7 +313,7 @@ fn parse_webhook(
         return Ok(parsed);
     }
     let event: TicketEvent = serde_json::from_value(json)
-        .map_err(|error| Rejection::Malformed(format!("{kind} payload: {error}")))?;
+        .map_err(|error| Rejection::not_payload(format!("{kind} payload: {error}")))?;
     if parsed.delivery_id.is_none() {
         parsed.delivery_id = event.id.clone();
     }
