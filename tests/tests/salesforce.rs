@@ -1,7 +1,7 @@
 //! Salesforce as a sync peer: Outbound Messages parse, the proxy user's changes are skipped,
 //! a sync with GitHub converges both ways, bad messages are rejected with a SOAP fault, a
 //! notification that failed is redelivered and applied once, a notification redelivered inside
-//! another batch is applied once, and a 401 refreshes the token.
+//! another batch is applied once, and a 401 refreshes the token, also for the link comment.
 
 use proxysync_core::WebhookResponse;
 use proxysync_core::model::{Instance, TrackerKind};
@@ -583,4 +583,37 @@ async fn expired_token_refreshed_once() {
         .filter(|r| r.tracker == "salesforce" && r.status == 401)
         .count();
     assert_eq!(userinfo_401, 1, "one call failed before the refresh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_token_refreshed_for_link() {
+    let (stack, _) = start().await;
+    let agent = &stack.sandbox_config.salesforce.users[1].id;
+    let (case_id, message) = stack.sandbox.salesforce().write_as(
+        agent,
+        "Case",
+        None,
+        case_fields(&[("Subject", "Door stays open"), ("Status", "New")]),
+    );
+    // The Case reaches GitHub with a valid GitHub token; only the link comment that follows
+    // goes to Salesforce, whose access token has expired meanwhile.
+    stack.sandbox.salesforce().expire_access_tokens();
+    let answer = deliver_salesforce(&stack, message.unwrap().body).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+
+    let records = stack.sandbox.salesforce().records();
+    let link = records
+        .iter()
+        .find(|r| r.sobject_type == "CaseComment" && r.field("ParentId") == case_id);
+    assert!(
+        link.is_some_and(|r| r.field("CommentBody").contains("GitHub")),
+        "the link comment did not reach the Case: {records:?}"
+    );
+    let rejected = stack
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.tracker == "salesforce" && r.status == 401)
+        .count();
+    assert_eq!(rejected, 1, "one call failed before the refresh");
 }

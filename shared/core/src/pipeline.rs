@@ -20,7 +20,7 @@ use crate::secrets::Secrets;
 use crate::store::{Claim, CommentWrite, Commit, LinkWrite, ParkedEvent, Store, WrittenComment};
 use crate::sync::{self, Applied, ApplyContext, Route, SkipReason};
 use crate::time_util::now_ms;
-use crate::tracker::{InboundRequest, TrackerModule};
+use crate::tracker::{InboundRequest, Peer, TrackerModule};
 use crate::trackers;
 
 /// How long one invocation keeps the right to create a peer issue.
@@ -1207,27 +1207,68 @@ impl Pipeline {
                 return;
             }
         };
-        let source_instance = config.instance(&event.instance).cloned();
-        let result = async {
-            let target_api = self
-                .api(route.target_instance, deadline, false)
-                .await
-                .map_err(|e| e.to_string())?;
-            let source_api = match &source_instance {
-                Some(instance) => Some(
-                    self.api(instance, deadline, false)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                ),
-                None => None,
+        let source_peer = Peer {
+            tracker: event.tracker.display_name(),
+            issue: &event.issue,
+        };
+        let mut result = self
+            .link_with_reauth(
+                route.target_instance,
+                module,
+                created,
+                &source_peer,
+                deadline,
+            )
+            .await;
+        if result.is_ok()
+            && let Some(source_instance) = config.instance(&event.instance)
+        {
+            let target_peer = Peer {
+                tracker: route.target_instance.tracker.display_name(),
+                issue: created,
             };
-            sync::link_both(event, created, module, &target_api, source_api.as_ref())
-                .await
-                .map_err(|e| e.to_string())
+            let source_module =
+                trackers::module(event.tracker).expect("events come from supported trackers");
+            result = self
+                .link_with_reauth(
+                    source_instance,
+                    source_module,
+                    &event.issue,
+                    &target_peer,
+                    deadline,
+                )
+                .await;
         }
-        .await;
         if let Err(error) = result {
             warn!(error = %error, target = %created.key, "linked issue created, but adding the cross-links failed");
+        }
+    }
+
+    /// Adds the link to `peer` on `issue` of `instance`. After a 401 it refreshes the credentials
+    /// as a sync write does and retries once. The rejected call wrote nothing, so the retry cannot
+    /// add the link twice.
+    async fn link_with_reauth(
+        &self,
+        instance: &Instance,
+        module: &'static dyn TrackerModule,
+        issue: &crate::model::IssueRef,
+        peer: &Peer<'_>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let mut reload = false;
+        loop {
+            let api = self
+                .api(instance, deadline, reload)
+                .await
+                .map_err(|e| e.to_string())?;
+            match module.target().link(&api, issue, peer).await {
+                Err(error) if error.is_unauthorized() && !reload => {
+                    warn!(instance = %instance.id, "tracker rejected the credentials while linking; reading the secret again");
+                    self.refresh_oauth(instance, deadline).await;
+                    reload = true;
+                }
+                result => return result.map_err(|e| e.to_string()),
+            }
         }
     }
 
