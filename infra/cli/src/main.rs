@@ -89,13 +89,20 @@ struct InstanceAddArgs {
     /// The Secrets Manager secret id holding the proxy credentials and the webhook secret.
     #[arg(long)]
     secret: String,
-    /// A tracker-specific instance option as KEY=VALUE; VALUE is read as JSON when it parses, else as text. Repeatable.
+    /// A tracker-specific instance option as KEY=VALUE. VALUE is read as JSON when it parses and
+    /// as text otherwise, but stays text for options that take text. Unknown keys are rejected.
+    /// Repeatable.
     #[arg(long = "option", value_name = "KEY=VALUE")]
     options: Vec<String>,
 }
 
-/// Parses `--option KEY=VALUE` arguments into the instance's options map.
-fn parse_options(options: &[String]) -> Result<serde_json::Map<String, serde_json::Value>> {
+/// Parses `--option KEY=VALUE` arguments into the instance's options map. VALUE stays text for
+/// the options of `tracker` that take text, so `api_version=61.0` is not read as a number.
+fn parse_options(
+    tracker: TrackerKind,
+    options: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let accepted = proxysync_core::options::accepted(tracker);
     let mut map = serde_json::Map::new();
     for option in options {
         let (key, value) = option
@@ -104,8 +111,13 @@ fn parse_options(options: &[String]) -> Result<serde_json::Map<String, serde_jso
             .ok_or_else(|| {
                 anyhow!("invalid --option {option:?}: expected KEY=VALUE, such as table=incident")
             })?;
-        let value = serde_json::from_str(value)
-            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        let text = accepted
+            .iter()
+            .any(|known| known.name == key && known.kind.is_text());
+        let value = match serde_json::from_str(value) {
+            Ok(parsed) if !text => parsed,
+            _ => serde_json::Value::String(value.to_owned()),
+        };
         map.insert(key.to_owned(), value);
     }
     Ok(map)
@@ -204,6 +216,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Instance(InstanceCommand::Add(args)) => instance_add(&cli.table, args).await?,
         Command::Instance(InstanceCommand::List) => {
             let config = store(&cli.table).await.load_config().await?;
+            if config.instances.is_empty() {
+                println!(
+                    "no instances in table {}: register one with `proxysync instance add --id ID \
+                     --tracker TRACKER --base-url URL --secret SECRET_ID`",
+                    cli.table
+                );
+            }
             for instance in &config.instances {
                 let proxy = instance
                     .proxy
@@ -303,7 +322,7 @@ async fn instance_add(table: &str, args: InstanceAddArgs) -> Result<()> {
         base_url: args.base_url,
         secret: args.secret,
         proxy: None,
-        options: parse_options(&args.options)?,
+        options: parse_options(tracker, &args.options)?,
     };
     check_tracker_options(&mut instance)?;
     Config {
@@ -364,7 +383,7 @@ async fn refresh_before_whoami(pipeline: &Pipeline, instance: &Instance) -> Resu
     if provider(instance.tracker).is_none() {
         return Ok(());
     }
-    let credentials = pipeline.secrets().get(&instance.secret, true).await?;
+    let credentials = pipeline.secrets().get(instance, true).await?;
     let oauth = credentials.client_id.is_some() || credentials.refresh_token.is_some();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -397,6 +416,22 @@ fn supported_trackers() -> String {
     names.join(", ")
 }
 
+/// Lists the webhook routes this build serves, for messages. HP ALM/QC has none, because the
+/// poller reads it.
+fn supported_routes() -> String {
+    let mut routes: Vec<&str> = Vec::new();
+    for kind in TrackerKind::ALL {
+        let webhook = kind != TrackerKind::HpAlm;
+        if webhook
+            && proxysync_core::trackers::module(kind).is_some()
+            && !routes.contains(&kind.route())
+        {
+            routes.push(kind.route());
+        }
+    }
+    routes.join(", ")
+}
+
 /// Resolves `--tracker` given as a route (`jira`) or a kind (`jira-cloud`) to the webhook route.
 fn explain_route(tracker: &str) -> Result<&'static str> {
     let kind = TrackerKind::parse(tracker)
@@ -408,7 +443,8 @@ fn explain_route(tracker: &str) -> Result<&'static str> {
         .filter(|kind| proxysync_core::trackers::module(*kind).is_some())
         .ok_or_else(|| {
             anyhow!(
-                "unknown tracker {tracker:?}: use one of {}",
+                "unknown tracker {tracker:?}: use a webhook route ({}) or a tracker kind ({})",
+                supported_routes(),
                 supported_trackers()
             )
         })?;
@@ -426,7 +462,7 @@ fn arrow(direction: Direction) -> &'static str {
 async fn connection_apply(table: &str, file: &Path) -> Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("could not read {}", file.display()))?;
-    let from_file: Config = serde_yaml_ng::from_str(&text)
+    let from_file = Config::parse_yaml(&text)
         .with_context(|| format!("invalid configuration in {}", file.display()))?;
     let store = store(table).await;
     let stored = store.load_config().await?;
@@ -462,9 +498,14 @@ async fn connection_apply(table: &str, file: &Path) -> Result<()> {
             connection.b.project
         );
     }
+    let count = from_file.connections.len();
     println!(
-        "{} connections applied; stored connections missing from the file are kept",
-        from_file.connections.len()
+        "{count} {} applied; stored connections missing from the file are kept",
+        if count == 1 {
+            "connection"
+        } else {
+            "connections"
+        }
     );
     Ok(())
 }
@@ -497,7 +538,8 @@ async fn explain_command(table: &str, args: ExplainArgs) -> Result<ExitCode> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("could not read {}", path.display()))?;
-            Config::from_yaml(&text)?
+            Config::from_yaml(&text)
+                .with_context(|| format!("invalid configuration in {}", path.display()))?
         }
         None => {
             Store::new(
@@ -589,6 +631,18 @@ fn print_explanation(explanation: &Explanation) {
     }
 }
 
+/// Describes the delivery of a parked event from its claim key `delivery#{instance}#{id}`.
+fn delivery_of(delivery_key: &str) -> String {
+    match delivery_key.splitn(3, '#').nth(2) {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        // Only the event that completes a delivery's claim stores the key. The earlier events of
+        // a delivery with several events (or several connections) have none.
+        _ => "none recorded (an earlier event of a delivery with several events or \
+              connections)"
+            .to_owned(),
+    }
+}
+
 async fn parked_command(table: &str, command: ParkedCommand) -> Result<()> {
     match command {
         ParkedCommand::List => {
@@ -613,6 +667,7 @@ async fn parked_command(table: &str, command: ParkedCommand) -> Result<()> {
                 "{} on {} ({}), connection {}",
                 found.event.kind, found.event.issue.key, found.event.instance, found.connection
             );
+            println!("delivery: {}", delivery_of(&found.delivery_key));
             println!("attempts: {}", found.attempts);
             println!("last error: {}", found.error);
             println!(

@@ -26,15 +26,16 @@ connections:
 "#;
 const TOKEN: &str = "sandbox-salesforce-endpoint-token-0123456789";
 
-/// Writes the configuration and secrets files into a fresh folder and returns their paths.
-fn files() -> (PathBuf, PathBuf) {
+/// Writes the configuration `config_text` and the secrets file into a fresh folder and returns their
+/// paths.
+fn files(config_text: &str) -> (PathBuf, PathBuf) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let run = NEXT.fetch_add(1, Ordering::Relaxed);
     let folder =
         std::env::temp_dir().join(format!("proxysync-explain-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
     let config = folder.join("proxysync.yaml");
-    std::fs::write(&config, CONFIG).unwrap();
+    std::fs::write(&config, config_text).unwrap();
     let secrets = folder.join("secrets.json");
     let values = json!({
         "proxysync/gh": {"token": "t", "webhook_secret": "w"},
@@ -46,12 +47,18 @@ fn files() -> (PathBuf, PathBuf) {
 }
 
 async fn explain(extra: &[&str]) -> (i32, String, String) {
-    let (config, secrets) = files();
+    explain_with(CONFIG, "salesforce", extra).await
+}
+
+/// Runs `explain` on the sample Outbound Message with the configuration `config_text` and
+/// `--tracker tracker`.
+async fn explain_with(config_text: &str, tracker: &str, extra: &[&str]) -> (i32, String, String) {
+    let (config, secrets) = files(config_text);
     let events = proxysync_tests::repo_root().join("events/salesforce");
     let mut args = vec![
         "explain".to_owned(),
         "--tracker".to_owned(),
-        "salesforce".to_owned(),
+        tracker.to_owned(),
         "--instance".to_owned(),
         "sf".to_owned(),
         "--headers".to_owned(),
@@ -106,4 +113,41 @@ async fn query_without_equals_named() {
     assert_ne!(code, 0);
     assert!(stderr.contains("\"token\""), "{stderr}");
     assert!(stderr.contains("NAME=VALUE"), "{stderr}");
+}
+
+#[tokio::test]
+async fn unknown_tracker_lists_routes_and_kinds() {
+    let (code, _, stderr) = explain_with(CONFIG, "gitlab", &[]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("\"gitlab\""), "{stderr}");
+    assert!(
+        stderr.contains("github, jira, azure-devops, servicenow, zendesk, salesforce"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("jira-cloud, jira-dc"), "{stderr}");
+}
+
+#[tokio::test]
+async fn config_unknown_option_named() {
+    let config = CONFIG.replace(
+        "proxy: { id: \"41000001\", name: proxysync-bot }",
+        "proxy: { id: \"41000001\", name: proxysync-bot }\n    options: { hook_idd: 5 }",
+    );
+    assert_ne!(config, CONFIG);
+    let (code, _, stderr) = explain_with(&config, "salesforce", &[]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("unknown option \"hook_idd\""), "{stderr}");
+    assert!(stderr.contains("instance \"gh\""), "{stderr}");
+    assert!(stderr.contains("hook_id, hook_repo, hooks"), "{stderr}");
+}
+
+#[tokio::test]
+async fn config_tab_names_file_and_line() {
+    let config = CONFIG.replace("  - id: sf", "\t- id: sf");
+    assert_ne!(config, CONFIG);
+    let (code, _, stderr) = explain_with(&config, "salesforce", &[]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("proxysync.yaml"), "{stderr}");
+    assert!(stderr.contains("line 8, column 1"), "{stderr}");
+    assert!(stderr.contains("indent with spaces"), "{stderr}");
 }

@@ -24,10 +24,18 @@ impl Config {
     /// # Errors
     /// A message naming the invalid key or value and how to fix it.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_yaml_ng::from_str(text)
-            .map_err(|e| ConfigError(format!("invalid configuration: {e}")))?;
+        let config = Config::parse_yaml(text)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Parses a YAML configuration without validating it, as `connection apply` reads the
+    /// `connections:` of a file whose instances are registered elsewhere.
+    ///
+    /// # Errors
+    /// A message with the line and column of a syntax or shape error.
+    pub fn parse_yaml(text: &str) -> Result<Config, ConfigError> {
+        serde_yaml_ng::from_str(text).map_err(|error| ConfigError(yaml_error_message(text, &error)))
     }
 
     /// Checks ids, references and project names.
@@ -55,14 +63,13 @@ impl Config {
                     instance.id
                 )));
             }
-            if !(instance.base_url.starts_with("https://")
-                || instance.base_url.starts_with("http://"))
-            {
-                return Err(ConfigError(format!(
-                    "instance {:?} has base_url {:?}: it must start with https://",
+            check_base_url(&instance.base_url).map_err(|message| {
+                ConfigError(format!(
+                    "instance {:?} has base_url {:?}: {message}",
                     instance.id, instance.base_url
-                )));
-            }
+                ))
+            })?;
+            crate::options::check_instance(instance).map_err(ConfigError)?;
         }
 
         let mut connection_ids = HashSet::new();
@@ -99,6 +106,53 @@ impl Config {
     /// Finds an instance by id.
     pub fn instance(&self, id: &str) -> Option<&Instance> {
         self.instances.iter().find(|instance| instance.id == id)
+    }
+}
+
+/// Formats a YAML error as "line L, column C: message", with a hint when a tab is the cause.
+fn yaml_error_message(text: &str, error: &serde_yaml_ng::Error) -> String {
+    let mut message = error.to_string();
+    let Some(location) = error.location() else {
+        return message;
+    };
+    let (line, column) = (location.line(), location.column());
+    // The library appends the same position to its message.
+    let suffix = format!(" at line {line} column {column}");
+    if let Some(start) = message.find(&suffix) {
+        message.replace_range(start..start + suffix.len(), "");
+    }
+    let mut formatted = format!("line {line}, column {column}: {message}");
+    let at_tab = text
+        .get(location.index()..)
+        .is_some_and(|rest| rest.starts_with('\t'));
+    let indented_with_tab = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .is_some_and(|text_line| text_line.trim_start_matches(' ').starts_with('\t'));
+    if at_tab || indented_with_tab {
+        formatted.push_str(" (YAML does not allow tabs for indentation: indent with spaces)");
+    }
+    formatted
+}
+
+/// Accepts `https://` URLs, and `http://` ones whose host is a loopback address, such as a
+/// local sandbox.
+fn check_base_url(base_url: &str) -> Result<(), String> {
+    const FIX: &str = "use https://HOST[/PATH], or http:// only for a loopback host \
+                       (127.0.0.1, localhost or [::1])";
+    let parsed =
+        url::Url::parse(base_url).map_err(|e| format!("it is not a valid URL ({e}): {FIX}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!("http:// is not allowed for a remote host: {FIX}")),
+        scheme => Err(format!("the scheme {scheme}:// is not supported: {FIX}")),
     }
 }
 
@@ -258,6 +312,113 @@ connections:
         let text = EXAMPLE.replace("tracker: jira-cloud", "tracker: jira-server");
         let error = Config::from_yaml(&text).unwrap_err().to_string();
         assert!(error.contains("jira-server"), "{error}");
+    }
+
+    #[test]
+    fn unknown_option_rejected() {
+        let text = EXAMPLE.replace(
+            "secret: proxysync/acme-jira",
+            "secret: proxysync/acme-jira\n    options: { hook_idd: 5 }",
+        );
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(error.contains("unknown option \"hook_idd\""), "{error}");
+        assert!(error.contains("\"acme-jira\""), "{error}");
+    }
+
+    #[test]
+    fn wrong_option_type_rejected() {
+        let text = EXAMPLE.replace(
+            "name: acme-sync }",
+            "name: acme-sync }\n    options: { hook_id: notanumber }",
+        );
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(error.contains("hook_id=\"notanumber\""), "{error}");
+    }
+
+    #[test]
+    fn yaml_tab_names_line_and_column() {
+        let text = EXAMPLE.replace("  - id: acme-jira", "\t- id: acme-jira");
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(error.starts_with("line 8, column 1: "), "{error}");
+        assert!(error.contains("indent with spaces"), "{error}");
+        assert_eq!(error.matches("line 8").count(), 1, "{error}");
+    }
+
+    #[test]
+    fn http_base_url_only_on_loopback() {
+        for url in [
+            "http://127.0.0.1:8910/github",
+            "http://localhost:8910",
+            "http://[::1]:8910",
+        ] {
+            let text = EXAMPLE.replace("https://api.github.com", url);
+            assert!(Config::from_yaml(&text).is_ok(), "{url}");
+        }
+        for url in [
+            "http://api.github.com",
+            "ftp://api.github.com",
+            "api.github.com",
+        ] {
+            let text = EXAMPLE.replace("https://api.github.com", url);
+            let error = Config::from_yaml(&text).unwrap_err().to_string();
+            assert!(error.contains(&format!("{url:?}")), "{error}");
+            assert!(error.contains("https://"), "{error}");
+            assert!(error.contains("loopback"), "{error}");
+        }
+    }
+
+    /// The demo's configuration files, with the instances and options that
+    /// `infra/local/demo.py` registers for the connections of the other files.
+    #[test]
+    fn demo_configs_validate() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/local");
+        let main = std::fs::read_to_string(folder.join("proxysync.yaml")).unwrap();
+        let mut config = Config::from_yaml(&main).unwrap();
+        let registered = [
+            ("acme-servicenow", "servicenow", "{}"),
+            (
+                "acme-azure-devops",
+                "azure-devops",
+                r#"{"projects": ["Web Shop"]}"#,
+            ),
+            ("acme-zendesk", "zendesk", "{}"),
+            ("acme-jira-dc", "jira-dc", r#"{"projects": ["OPS"]}"#),
+            (
+                "acme-salesforce",
+                "salesforce",
+                r#"{"organization_id": "00D000000000042AAA",
+                    "sobject_types": ["Case", "CaseComment"], "session_timeout_secs": 7200}"#,
+            ),
+            (
+                "acme-alm",
+                "hp-alm",
+                r#"{"projects": ["DEFAULT/Example_Project"]}"#,
+            ),
+        ];
+        for (id, tracker, options) in registered {
+            config.instances.push(Instance {
+                id: id.to_owned(),
+                tracker: TrackerKind::parse(tracker).unwrap(),
+                base_url: format!("http://127.0.0.1:8910/{tracker}"),
+                secret: format!("proxysync/{id}"),
+                proxy: None,
+                options: serde_json::from_str(options).unwrap(),
+            });
+        }
+        for name in [
+            "servicenow",
+            "azure-devops",
+            "zendesk",
+            "jira-dc",
+            "salesforce",
+            "hp-alm",
+        ] {
+            let text = std::fs::read_to_string(folder.join(format!("{name}.yaml"))).unwrap();
+            let file = Config::parse_yaml(&text).unwrap();
+            assert!(!file.connections.is_empty(), "{name}.yaml");
+            config.connections.extend(file.connections);
+        }
+        config.validate().unwrap();
     }
 
     #[test]

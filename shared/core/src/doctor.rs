@@ -230,7 +230,7 @@ fn identity_check(instance: &Instance, identity: &crate::model::ProxyIdentity) -
 
 /// Checks the webhook secret and the OAuth expiry times stored in the instance secret.
 async fn secret_checks(pipeline: &Pipeline, instance: &Instance) -> Vec<PreflightCheck> {
-    let credentials = match pipeline.secrets().get(&instance.secret, false).await {
+    let credentials = match pipeline.secrets().get(instance, false).await {
         Ok(credentials) => credentials,
         Err(error) => return vec![check("secret", false, error.to_string())],
     };

@@ -165,6 +165,16 @@ pub enum StoreError {
         table: String,
         message: String,
     },
+    #[error(
+        "DynamoDB table {table} does not exist ({operation} failed with ResourceNotFoundException). \
+         Check PROXYSYNC_TABLE (or --table). For a local stack, create the table with \
+         `proxysync create-table`. On AWS, deploy the SAM stack and set PROXYSYNC_TABLE to the \
+         table it created"
+    )]
+    MissingTable {
+        operation: &'static str,
+        table: String,
+    },
     #[error("Secrets Manager could not read secret {secret_id}: {message}")]
     Secret { secret_id: String, message: String },
     #[error("secret {secret_id} is invalid: {message}")]

@@ -146,7 +146,7 @@ async fn check_signature(
             Some(format!("no value for secret {} at hand", instance.secret)),
         );
     }
-    let credentials = match cx.secrets.get(&instance.secret, false).await {
+    let credentials = match cx.secrets.get(instance, false).await {
         Ok(credentials) => credentials,
         Err(error) => return (SignatureCheck::NotChecked, Some(error.to_string())),
     };

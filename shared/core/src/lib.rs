@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod model;
 pub mod oauth;
+pub mod options;
 pub mod parked;
 pub mod pipeline;
 pub mod secrets;

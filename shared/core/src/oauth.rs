@@ -23,6 +23,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::error::{ConfigError, StoreError};
 use crate::model::{Instance, TrackerKind};
+use crate::options::{InstanceOption, OptionKind};
 use crate::secrets::{SecretVersion, SecretWrite, Secrets};
 use crate::store::{Lease, OperatorMark, Store};
 use crate::time_util::now_ms;
@@ -53,6 +54,14 @@ pub const SALESFORCE: Provider = Provider {
     token_path: "/services/oauth2/token",
     lifetime_option: Some("session_timeout_secs"),
 };
+
+/// The instance options the token refresher reads: `token_url`, which replaces the provider's
+/// token path on `base_url`, and `refresh_token_lifetime_secs`, used when a token response
+/// gives no refresh token lifetime.
+pub const INSTANCE_OPTIONS: &[InstanceOption] = &[
+    InstanceOption::new("token_url", OptionKind::Text),
+    InstanceOption::new("refresh_token_lifetime_secs", OptionKind::WholeNumber),
+];
 
 /// Returns the OAuth provider of `kind`, or `None` when its trackers do not refresh tokens.
 pub fn provider(kind: TrackerKind) -> Option<&'static Provider> {

@@ -221,12 +221,15 @@ impl Pipeline {
             secret_id: instance.secret.clone(),
             message,
         })?;
-        let credentials = self.secrets.get(&instance.secret, reload).await?;
+        let credentials = self.secrets.get(instance, reload).await?;
         let auth = module
             .auth(&credentials)
             .map_err(|message| StoreError::InvalidSecret {
                 secret_id: instance.secret.clone(),
-                message,
+                message: format!(
+                    "{message}. {}",
+                    crate::secrets::expected_shape(instance.tracker)
+                ),
             })?;
         let target = ApiTarget {
             tracker: instance.tracker,
@@ -416,13 +419,13 @@ impl Pipeline {
             .into());
         }
         let module = module_of(instance).map_err(Abort::Setup)?;
-        let credentials = self.secrets.get(&instance.secret, false).await?;
+        let credentials = self.secrets.get(instance, false).await?;
         let verified = verify_with(module, instance, request, &credentials);
         if matches!(verified, Err(Abort::Rejected(Rejection::BadSignature(_))))
             && self.may_reload_webhook_secret(&instance.secret)
         {
             // The secret may have been rotated since it was cached: read it once more.
-            let fresh = self.secrets.get(&instance.secret, true).await?;
+            let fresh = self.secrets.get(instance, true).await?;
             verify_with(module, instance, request, &fresh)?;
         } else {
             verified?;
@@ -1515,7 +1518,10 @@ struct Written<'a> {
 fn store_failure_answer(error: &StoreError) -> WebhookResponse {
     let text = error.to_string();
     if text.contains("ResourceNotFoundException")
-        || matches!(error, StoreError::InvalidSecret { .. })
+        || matches!(
+            error,
+            StoreError::InvalidSecret { .. } | StoreError::MissingTable { .. }
+        )
     {
         let message = "proxysync is not set up: a table or secret it needs is missing or invalid (see the function's log)";
         return WebhookResponse::error(500, "not_set_up", message.to_owned());

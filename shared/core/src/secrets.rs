@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::StoreError;
+use crate::model::{Instance, TrackerKind};
 use crate::tracker::Credentials;
 
 enum Backend {
@@ -44,11 +45,17 @@ impl Secrets {
         }
     }
 
-    /// Returns the credentials in `secret_id`, from the cache unless `reload` is set.
+    /// Returns the credentials in `instance`'s secret, from the cache unless `reload` is set.
     ///
     /// # Errors
-    /// The secret cannot be read, or its value is not the expected JSON object.
-    pub async fn get(&self, secret_id: &str, reload: bool) -> Result<Arc<Credentials>, StoreError> {
+    /// The secret cannot be read, or its value is not the JSON object that the instance's
+    /// tracker expects. The message then shows an example of that object.
+    pub async fn get(
+        &self,
+        instance: &Instance,
+        reload: bool,
+    ) -> Result<Arc<Credentials>, StoreError> {
+        let secret_id = instance.secret.as_str();
         if !reload {
             let cache = self.cache.lock().expect("secret cache lock poisoned");
             if let Some((read_at, credentials)) = cache.get(secret_id)
@@ -62,9 +69,7 @@ impl Secrets {
         let credentials: Credentials =
             serde_json::from_value(value).map_err(|e| StoreError::InvalidSecret {
                 secret_id: secret_id.to_owned(),
-                message: format!(
-                    "expected a JSON object with token, email and webhook_secret fields: {e}"
-                ),
+                message: format!("{e}. {}", expected_shape(instance.tracker)),
             })?;
         let credentials = Arc::new(credentials);
         self.cache
@@ -115,6 +120,18 @@ impl Secrets {
             secret_id: secret_id.to_owned(),
             message: format!("the value is not JSON: {e}"),
         })
+    }
+}
+
+/// Describes the secret value that instances of `tracker` need, with the tracker's example,
+/// for errors on a secret of the wrong shape.
+pub fn expected_shape(tracker: TrackerKind) -> String {
+    match crate::trackers::module(tracker) {
+        Some(module) => format!(
+            "A {tracker} secret is a JSON object such as {}",
+            module.secret_example()
+        ),
+        None => format!("This build has no {tracker} support, so it reads no {tracker} secret"),
     }
 }
 
@@ -252,5 +269,78 @@ impl Secrets {
         cache
             .get(secret_id)
             .map(|(_, credentials)| credentials.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn instance(tracker: TrackerKind) -> Instance {
+        Instance {
+            id: "acme".to_owned(),
+            tracker,
+            base_url: "https://tracker.example".to_owned(),
+            secret: "proxysync/acme".to_owned(),
+            proxy: None,
+            options: serde_json::Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_type_shows_example() {
+        let values = HashMap::from([(
+            "proxysync/acme".to_owned(),
+            json!({"token": 5, "webhook_secret": "w"}),
+        )]);
+        let secrets = Secrets::fixed(values);
+        let error = secrets
+            .get(&instance(TrackerKind::Github), false)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("secret proxysync/acme is invalid"),
+            "{error}"
+        );
+        assert!(error.contains("invalid type: integer `5`"), "{error}");
+        assert!(
+            error.contains("A github secret is a JSON object such as {\"token\""),
+            "{error}"
+        );
+    }
+
+    /// Each tracker's example, with its placeholders kept, has the fields that the tracker's
+    /// `auth` needs. Salesforce signs in with an access token that the refresher fetches, so its
+    /// example contains the OAuth fields that the refresher reads instead.
+    #[test]
+    fn examples_satisfy_auth() {
+        for tracker in TrackerKind::ALL {
+            let module = crate::trackers::module(tracker).unwrap();
+            let example = module.secret_example();
+            let end = example
+                .find('}')
+                .expect("the example starts with a JSON object");
+            let value: Value = serde_json::from_str(&example[..=end])
+                .unwrap_or_else(|e| panic!("{tracker}: {e}: {example}"));
+            let credentials: Credentials = serde_json::from_value(value.clone()).unwrap();
+            if tracker == TrackerKind::Salesforce {
+                for field in ["client_id", "client_secret", "refresh_token"] {
+                    assert!(value.get(field).is_some(), "{tracker}: {field}");
+                }
+                continue;
+            }
+            assert!(module.auth(&credentials).is_ok(), "{tracker}: {example}");
+        }
+    }
+
+    #[test]
+    fn expected_shape_names_tracker() {
+        let shape = expected_shape(TrackerKind::JiraCloud);
+        assert!(shape.starts_with("A jira-cloud secret is"), "{shape}");
+        assert!(shape.contains("\"email\""), "{shape}");
+        assert!(shape.contains("\"api_token\""), "{shape}");
     }
 }

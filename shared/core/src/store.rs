@@ -78,7 +78,10 @@ pub struct ParkedEvent {
     pub id: String,
     pub event: ChangeEvent,
     pub connection: String,
-    /// The claim key of the delivery, so a replay after a redelivery still applies once.
+    /// The claim key of the delivery, so a replay after a redelivery still applies once. Only
+    /// the event that completes its delivery's claim stores it, so it is empty for the earlier
+    /// events of a delivery with several events or connections.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub delivery_key: String,
     pub error: String,
     /// A short code of the last error: the HTTP status, or `unreachable`, `bad_response`,
@@ -190,6 +193,23 @@ fn unexpired_echo(value: &str, now: i64) -> Option<String> {
     (until > now).then(|| hash.to_owned())
 }
 
+/// Builds the error of a failed DynamoDB call from the SDK's `message`.
+fn dynamo_error(operation: &'static str, table: &str, message: String) -> StoreError {
+    // DynamoDB returns ResourceNotFoundException only for a missing table or index, and
+    // proxysync uses no index.
+    if message.contains("ResourceNotFoundException") {
+        return StoreError::MissingTable {
+            operation,
+            table: table.to_owned(),
+        };
+    }
+    StoreError::Dynamo {
+        operation,
+        table: table.to_owned(),
+        message,
+    }
+}
+
 impl Store {
     /// Wraps a DynamoDB client for `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Store {
@@ -208,11 +228,11 @@ impl Store {
     where
         E: std::error::Error + 'static,
     {
-        StoreError::Dynamo {
+        dynamo_error(
             operation,
-            table: self.table.clone(),
-            message: crate::error::aws_error_message(&error),
-        }
+            &self.table,
+            crate::error::aws_error_message(&error),
+        )
     }
 
     /// Loads every instance and connection.
@@ -1000,5 +1020,46 @@ impl Store {
             });
         }
         Ok(marks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_table_names_fix() {
+        let error = dynamo_error(
+            "Query",
+            "proxysync-demo",
+            "service error: ResourceNotFoundException: Requested resource not found".to_owned(),
+        );
+        assert!(
+            matches!(error, StoreError::MissingTable { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("DynamoDB table proxysync-demo does not exist"),
+            "{message}"
+        );
+        assert!(message.contains("Query failed"), "{message}");
+        assert!(message.contains("PROXYSYNC_TABLE"), "{message}");
+        assert!(message.contains("proxysync create-table"), "{message}");
+    }
+
+    #[test]
+    fn other_dynamo_error_kept() {
+        let error = dynamo_error(
+            "PutItem",
+            "proxysync-demo",
+            "service error: ConditionalCheckFailedException".to_owned(),
+        );
+        let message = error.to_string();
+        assert!(matches!(error, StoreError::Dynamo { .. }), "{error:?}");
+        assert!(
+            message.contains("ConditionalCheckFailedException"),
+            "{message}"
+        );
     }
 }

@@ -16,6 +16,7 @@ use crate::http::Api;
 use crate::model::{
     ChangeEvent, Endpoint, Instance, IssueContent, IssueRef, IssueState, ProxyIdentity,
 };
+use crate::options::InstanceOption;
 
 /// The parts of an inbound HTTP request that the pipeline needs.
 #[derive(Clone, Debug, Default)]
@@ -337,6 +338,16 @@ pub trait TrackerModule: Send + Sync {
     /// # Errors
     /// A message naming the missing secret field.
     fn auth(&self, credentials: &Credentials) -> Result<Auth, String>;
+
+    /// Returns the instance options this tracker reads. [`crate::options::check_instance`]
+    /// rejects any other key.
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        &[]
+    }
+
+    /// Returns an example of the secret's JSON value, which the error on a secret of the wrong
+    /// shape shows.
+    fn secret_example(&self) -> &'static str;
 
     /// Headers every request to this tracker carries (API version, accept type).
     fn default_headers(&self) -> &'static [(&'static str, &'static str)] {

@@ -32,6 +32,7 @@ use crate::model::{
     Author, Change, ChangeEvent, CommentContent, Endpoint, Field, Instance, IssueContent, IssueRef,
     IssueState, ProxyIdentity, TrackerKind,
 };
+use crate::options::{InstanceOption, OptionKind};
 use crate::time_util::{now_ms, parse_rfc3339_ms};
 use crate::tracker::{
     Auth, Credentials, InboundRequest, IssueUpdate, Parsed, Peer, PreflightCheck, Source, Target,
@@ -57,10 +58,25 @@ const COLLECTION_NAMESPACE: &str = "3e65f728-f8bc-4ecd-8764-7e378b19bfa7";
 /// The Project security namespace, whose `GENERIC_WRITE` bit (2) Project Administrators hold.
 const PROJECT_NAMESPACE: &str = "52d39943-cb85-4d7f-8fa8-c6baac873819";
 
+/// The instance options Azure DevOps reads. `projects` names the projects of the preflight.
+pub const INSTANCE_OPTIONS: &[InstanceOption] = &[
+    InstanceOption::new(HEADER_OPTION, OptionKind::Text),
+    InstanceOption::new(CLOSED_STATES_OPTION, OptionKind::TextList),
+    InstanceOption::new("projects", OptionKind::TextList),
+];
+
 /// The Azure DevOps tracker module.
 pub struct AzureDevops;
 
 impl TrackerModule for AzureDevops {
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        INSTANCE_OPTIONS
+    }
+
+    fn secret_example(&self) -> &'static str {
+        r#"{"token": "<personal access token>", "webhook_secret": "<user>:<password>"}"#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }

@@ -15,6 +15,7 @@ use crate::model::{
     Author, Change, ChangeEvent, CommentContent, Endpoint, Field, IssueContent, IssueRef,
     IssueState, ProxyIdentity, TrackerKind,
 };
+use crate::options::{InstanceOption, OptionKind};
 use crate::time_util::parse_rfc3339_ms;
 use crate::tracker::{
     Auth, Credentials, InboundRequest, IssueUpdate, Parsed, Peer, Source, Target, TrackerModule,
@@ -22,10 +23,26 @@ use crate::tracker::{
 
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
+/// The instance options GitHub reads: the repository hooks that `doctor` checks and the catch-up
+/// redelivers from (`hook_id` on `hook_repo`, or `hooks` as owner/repo to hook id).
+pub const INSTANCE_OPTIONS: &[InstanceOption] = &[
+    InstanceOption::new("hook_id", OptionKind::NumericId),
+    InstanceOption::new("hook_repo", OptionKind::Text),
+    InstanceOption::new("hooks", OptionKind::NumericIdMap),
+];
+
 /// The GitHub tracker module.
 pub struct Github;
 
 impl TrackerModule for Github {
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        INSTANCE_OPTIONS
+    }
+
+    fn secret_example(&self) -> &'static str {
+        r#"{"token": "<personal access token>", "webhook_secret": "..."}"#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }

@@ -37,6 +37,7 @@ use crate::http::Api;
 use crate::model::{
     Endpoint, Instance, IssueContent, IssueRef, IssueState, ProxyIdentity, TrackerKind,
 };
+use crate::options::{InstanceOption, OptionKind};
 use crate::tracker::{
     Auth, Credentials, InboundRequest, IssueUpdate, Parsed, Peer, PreflightCheck, Source, Target,
     TrackerModule,
@@ -50,10 +51,28 @@ const SESSION_TTL: Duration = Duration::from_secs(20 * 60);
 /// The line ALM's client puts between two comments of `dev-comments`.
 const COMMENT_SEPARATOR: &str = "<div align=\"left\"><font face=\"Arial\" color=\"#000080\"><span style=\"font-size:8pt\"><b>________________________________________</b></span></font></div>";
 
+/// The instance options HP ALM/QC reads: the projects and the poller settings of [`poll`].
+pub const INSTANCE_OPTIONS: &[InstanceOption] = &[
+    InstanceOption::new("projects", OptionKind::TextListOrCommaText),
+    InstanceOption::new("closed_statuses", OptionKind::TextListOrCommaText),
+    InstanceOption::new("poll_overlap_secs", OptionKind::WholeNumber),
+    InstanceOption::new("page_size", OptionKind::WholeNumber),
+    InstanceOption::new("utc_offset_minutes", OptionKind::WholeNumber),
+    InstanceOption::new("initial_lookback_secs", OptionKind::WholeNumber),
+];
+
 /// The HP ALM/QC tracker module.
 pub struct HpAlm;
 
 impl TrackerModule for HpAlm {
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        INSTANCE_OPTIONS
+    }
+
+    fn secret_example(&self) -> &'static str {
+        r#"{"username": "...", "password": "..."}"#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }

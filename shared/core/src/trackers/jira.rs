@@ -59,6 +59,10 @@ const CLOUD: Flavor = Flavor {
 pub struct JiraCloud;
 
 impl TrackerModule for JiraCloud {
+    fn secret_example(&self) -> &'static str {
+        r#"{"email": "<Atlassian account email>", "api_token": "...", "webhook_secret": "..."}"#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }

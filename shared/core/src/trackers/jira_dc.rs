@@ -20,6 +20,7 @@ use super::signature::{secret_matches, verify_hex_hmac};
 use crate::error::{Rejection, TargetError};
 use crate::http::Api;
 use crate::model::{Endpoint, Instance, IssueContent, IssueRef, ProxyIdentity, TrackerKind};
+use crate::options::{InstanceOption, OptionKind};
 use crate::tracker::{
     Auth, Credentials, InboundRequest, IssueUpdate, Parsed, Peer, PreflightCheck, Source, Target,
     TrackerModule,
@@ -69,10 +70,22 @@ fn wiki_text(markdown: &str) -> Value {
     Value::String(proxysync_formats::markdown_to_wiki(markdown))
 }
 
+/// The instance options Jira Data Center reads: `projects`, the project keys of the preflight.
+pub const INSTANCE_OPTIONS: &[InstanceOption] =
+    &[InstanceOption::new("projects", OptionKind::TextList)];
+
 /// The Jira Data Center tracker module.
 pub struct JiraDc;
 
 impl TrackerModule for JiraDc {
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        INSTANCE_OPTIONS
+    }
+
+    fn secret_example(&self) -> &'static str {
+        r#"{"token": "<personal access token>", "webhook_secret": "..."}, or "username" and "password" in place of "token""#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }

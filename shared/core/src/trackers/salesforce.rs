@@ -39,6 +39,7 @@ use crate::model::{
     Author, Change, ChangeEvent, CommentContent, Endpoint, Field, Instance, IssueContent, IssueRef,
     IssueState, ProxyIdentity, TrackerKind,
 };
+use crate::options::{InstanceOption, OptionKind};
 use crate::tracker::{
     Auth, Credentials, InboundRequest, IssueUpdate, Parsed, Peer, PreflightCheck, RawResponse,
     Source, Target, TrackerModule,
@@ -56,10 +57,35 @@ pub const DEFAULT_SESSION_TIMEOUT_SECS: i64 = 7200;
 /// sObject types whose records are comments on a Case rather than issues.
 const COMMENT_TYPES: [&str; 2] = ["CaseComment", "FeedItem"];
 
+/// The instance options Salesforce reads, besides those of [`crate::oauth`].
+pub const INSTANCE_OPTIONS: &[InstanceOption] = &[
+    InstanceOption::new("organization_id", OptionKind::Text),
+    InstanceOption::new("sobject_types", OptionKind::TextListOrCommaText),
+    InstanceOption::new("session_timeout_secs", OptionKind::WholeNumber),
+    InstanceOption::new("api_version", OptionKind::Text),
+    InstanceOption::new("title_field", OptionKind::Text),
+    InstanceOption::new("body_field", OptionKind::Text),
+    InstanceOption::new("status_field", OptionKind::Text),
+    InstanceOption::new("closed_statuses", OptionKind::TextListOrCommaText),
+    InstanceOption::new(
+        "comment_object",
+        OptionKind::OneOf(&["CaseComment", "FeedItem"]),
+    ),
+    InstanceOption::new("comment_published", OptionKind::Boolean),
+];
+
 /// The Salesforce tracker module.
 pub struct Salesforce;
 
 impl TrackerModule for Salesforce {
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        INSTANCE_OPTIONS
+    }
+
+    fn secret_example(&self) -> &'static str {
+        r#"{"client_id": "...", "client_secret": "...", "refresh_token": "...", "webhook_secret": "..."}"#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }

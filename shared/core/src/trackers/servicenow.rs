@@ -29,6 +29,7 @@ use crate::model::{
     Author, Change, ChangeEvent, CommentContent, Endpoint, Field, IssueContent, IssueRef,
     IssueState, ProxyIdentity, TrackerKind,
 };
+use crate::options::{InstanceOption, OptionKind};
 use crate::tracker::{
     Auth, Credentials, InboundRequest, IssueUpdate, Parsed, Peer, Source, Target, TrackerModule,
 };
@@ -45,10 +46,24 @@ const DEFAULT_CLOSE_NOTES: &str = "Closed on the linked issue; synced by proxysy
 /// proxysync itself writes Resolved when the other side closes.
 const CLOSED_STATES: [&str; 3] = ["6", "7", "8"];
 
+/// The instance options ServiceNow reads, besides those of [`crate::oauth`].
+pub const INSTANCE_OPTIONS: &[InstanceOption] = &[InstanceOption::new(
+    "journal_field",
+    OptionKind::OneOf(&["work_notes", "comments"]),
+)];
+
 /// The ServiceNow tracker module.
 pub struct Servicenow;
 
 impl TrackerModule for Servicenow {
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        INSTANCE_OPTIONS
+    }
+
+    fn secret_example(&self) -> &'static str {
+        r#"{"username": "...", "password": "...", "webhook_secret": "..."}, or "client_id", "client_secret" and "refresh_token" in place of "username" and "password""#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }

@@ -34,6 +34,7 @@ use crate::model::{
     Author, Change, ChangeEvent, CommentContent, Endpoint, Field, Instance, IssueContent, IssueRef,
     IssueState, ProxyIdentity, TrackerKind,
 };
+use crate::options::{InstanceOption, OptionKind};
 use crate::time_util::{now_ms, parse_rfc3339_ms};
 use crate::tracker::{
     Auth, Credentials, InboundRequest, IssueUpdate, Parsed, Peer, PreflightCheck, Source, Target,
@@ -52,10 +53,22 @@ const EVENT_PREFIX: &str = "zen:event-type:";
 const DEFAULT_CLOSED_STATUS: &str = "solved";
 const DEFAULT_OPEN_STATUS: &str = "open";
 
+/// The instance options Zendesk reads.
+pub const INSTANCE_OPTIONS: &[InstanceOption] =
+    &[InstanceOption::new(MAX_AGE_OPTION, OptionKind::WholeNumber)];
+
 /// The Zendesk tracker module.
 pub struct Zendesk;
 
 impl TrackerModule for Zendesk {
+    fn instance_options(&self) -> &'static [InstanceOption] {
+        INSTANCE_OPTIONS
+    }
+
+    fn secret_example(&self) -> &'static str {
+        r#"{"email": "<Zendesk email>", "api_token": "...", "webhook_secret": "..."}"#
+    }
+
     fn source(&self) -> &dyn Source {
         self
     }
