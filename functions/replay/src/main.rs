@@ -15,7 +15,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    proxysync_core::lambda::init_logging();
     let pipeline = Arc::new(proxysync_core::lambda::pipeline_from_env().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let pipeline = pipeline.clone();

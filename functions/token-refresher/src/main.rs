@@ -18,7 +18,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    proxysync_core::lambda::init_logging();
     let state = handler::State::from_env().await?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| handler::handle(&state, event),

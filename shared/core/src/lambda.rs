@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use tokio::time::Instant;
+use tracing::level_filters::LevelFilter;
 
 use crate::config::Settings;
 use crate::pipeline::{Pipeline, WebhookResponse};
@@ -44,6 +45,36 @@ pub fn http_client() -> Result<reqwest::Client, crate::error::ConfigError> {
         .map_err(|e| crate::error::ConfigError(format!("could not build the HTTP client: {e}")))
 }
 
+/// Installs the log subscriber that Lambda's log settings select. `AWS_LAMBDA_LOG_FORMAT=JSON`
+/// writes JSON lines, and `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`) sets the minimum level, INFO
+/// when unset or not a level name. Text lines carry no colour codes, so CloudWatch shows them
+/// as written.
+pub fn init_logging() {
+    let (level, json) = log_settings(|name| std::env::var(name).ok());
+    let builder = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .with_max_level(level)
+        .with_writer(std::io::stdout);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Reads the minimum log level and whether to write JSON from Lambda's log variables.
+fn log_settings(var: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) {
+    let level = var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|| var("RUST_LOG"))
+        .and_then(|value| value.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let json =
+        var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|format| format.eq_ignore_ascii_case("json"));
+    (level, json)
+}
+
 /// Runs a webhook function for `route` until the Lambda runtime stops it.
 ///
 /// # Errors
@@ -53,7 +84,7 @@ pub async fn serve(route: &'static str) -> Result<(), lambda_http::Error> {
         let message = "AWS_LAMBDA_RUNTIME_API is not set: run this function in AWS Lambda or under `cargo lambda watch`";
         return Err(crate::error::ConfigError(message.to_owned()).into());
     }
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     let pipeline = Arc::new(pipeline_from_env().await?);
     lambda_http::run(service_fn(move |request: Request| {
         let pipeline = pipeline.clone();
@@ -172,6 +203,38 @@ fn to_response(response: RawResponse) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> (LevelFilter, bool) {
+        log_settings(|name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn log_settings_default_info_text() {
+        assert_eq!(settings(&[]), (LevelFilter::INFO, false));
+    }
+
+    #[test]
+    fn log_settings_read_lambda_variables() {
+        let (level, json) = settings(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ("RUST_LOG", "trace"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ]);
+        assert_eq!(level, LevelFilter::WARN);
+        assert!(json);
+        assert_eq!(settings(&[("RUST_LOG", "debug")]).0, LevelFilter::DEBUG);
+    }
+
+    #[test]
+    fn log_settings_unknown_level_is_info() {
+        let (level, _) = settings(&[("AWS_LAMBDA_LOG_LEVEL", "proxysync_core=debug")]);
+        assert_eq!(level, LevelFilter::INFO);
+    }
 
     #[test]
     fn instance_is_last_segment() {

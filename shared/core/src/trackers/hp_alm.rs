@@ -210,19 +210,16 @@ fn entity(fields: &[(String, String)]) -> Value {
     json!({"Type": "defect", "Fields": fields})
 }
 
-/// Renders Markdown as the HTML that ALM's memo fields hold.
+/// Renders Markdown as the HTML that ALM's memo fields hold, in the element set that
+/// [`html_to_markdown`] reads back to the same text.
 pub fn markdown_to_html(markdown: &str) -> String {
-    let mut html = String::new();
-    pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new(markdown));
-    html
+    proxysync_formats::markdown_to_html(markdown)
 }
 
-/// Converts an HTML memo field to Markdown; text that does not convert is kept as it is.
+/// Converts an HTML memo field to Markdown. Elements outside the supported set are read as
+/// their text.
 pub fn html_to_markdown(html: &str) -> String {
-    match htmd::convert(html) {
-        Ok(markdown) => markdown.trim().to_owned(),
-        Err(_) => html.to_owned(),
-    }
+    proxysync_formats::html_to_markdown(html).trim().to_owned()
 }
 
 /// Appends one comment block to the HTML of `dev-comments`.
