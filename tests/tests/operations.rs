@@ -325,3 +325,52 @@ async fn private_projects_never_touched() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_storm_is_parked() {
+    // The counter is per minute: start early in a minute so the run stays inside one.
+    let second = proxysync_core::time_util::now_ms() / 1000 % 60;
+    if second > 40 {
+        tokio::time::sleep(Duration::from_secs(61 - second as u64)).await;
+    }
+    let stack = Stack::start().await;
+    let pipeline = capped_pipeline(&stack, 2).await;
+    let human = stack.human();
+    let created = human
+        .github(
+            Method::POST,
+            &format!("/repos/{REPO}/issues"),
+            Some(json!({"title": "Chatty"})),
+        )
+        .await;
+    let number = created["number"].as_u64().unwrap();
+    for step in 1..=3 {
+        human
+            .github(
+                Method::POST,
+                &format!("/repos/{REPO}/issues/{number}/comments"),
+                Some(json!({"body": format!("Comment {step}")})),
+            )
+            .await;
+    }
+
+    let mut statuses = Vec::new();
+    for webhook in stack.sandbox.take_webhooks() {
+        if webhook.tracker == "github" {
+            statuses.push(deliver_with(&pipeline, &webhook).await.status);
+        }
+    }
+    // The creation and the first comment fit the cap of 2; the other two comments are parked.
+    assert_eq!(statuses, vec![200, 200, 202, 202]);
+    let comments = stack.sandbox.state().jira.comments;
+    let copied = comments
+        .iter()
+        .filter(|c| c.body.to_string().contains("Comment "))
+        .count();
+    assert_eq!(copied, 1, "{comments:?}");
+    let parked = stack.store.list_parked().await.unwrap();
+    assert_eq!(parked.len(), 2);
+    for event in &parked {
+        assert_eq!(event.error_code.as_deref(), Some("write_cap"));
+    }
+}

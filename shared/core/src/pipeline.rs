@@ -17,7 +17,9 @@ use crate::http::{Api, ApiTarget};
 use crate::metrics;
 use crate::model::{Change, ChangeEvent, Instance, ProxyIdentity};
 use crate::secrets::Secrets;
-use crate::store::{Claim, CommentWrite, Commit, LinkWrite, ParkedEvent, Store, WrittenComment};
+use crate::store::{
+    Claim, CommentWrite, Commit, LinkWrite, ParkedEvent, Store, WriteCount, WrittenComment,
+};
 use crate::sync::{self, Applied, ApplyContext, Route, SkipReason};
 use crate::time_util::now_ms;
 use crate::tracker::{InboundRequest, Peer, TrackerModule};
@@ -705,13 +707,14 @@ impl Pipeline {
         }
         let event = rest.as_ref().unwrap_or(event);
 
+        // The write cap reads the counter from the link read above and stores it with the
+        // commit, so it costs no DynamoDB call of its own.
+        // NOTE: two deliveries for the same issue at once both read the same count, so a
+        // concurrent burst can pass the cap by the number of concurrent deliveries.
         let cap = self.settings.max_writes_per_issue_per_minute;
-        if cap > 0
-            && !self
-                .store
-                .count_write(&event.instance, &event.issue.id, connection, cap)
-                .await?
-        {
+        let minute = now_ms() / 60_000;
+        let counted = link.as_ref().map_or(0, |link| link.writes_in(minute));
+        if cap > 0 && counted >= cap {
             let error = TargetError::Refused(format!(
                 "{WRITE_CAP_MESSAGE}: {} already had {cap} writes through connection {connection} \
                  this minute, which looks like a write storm or a sync loop; the event waits for replay \
@@ -720,6 +723,13 @@ impl Pipeline {
             ));
             return Ok(Err(error));
         }
+        let write_count = (cap > 0).then(|| WriteCount {
+            instance: event.instance.clone(),
+            issue_id: event.issue.id.clone(),
+            connection: connection.clone(),
+            minute,
+            count: counted + 1,
+        });
 
         let mut holds_create = false;
         if !linked && event.is_issue_change() {
@@ -800,6 +810,7 @@ impl Pipeline {
         let written = Written {
             peer: peer.as_ref(),
             peer_comment: peer_comment.as_deref(),
+            write_count: write_count.as_ref(),
         };
         let outcome = self
             .persist(event, route, &applied, written, finish, replaying)
@@ -954,6 +965,8 @@ impl Pipeline {
             delete_parked: replaying.map(|parked| parked.id.clone()),
             ..Commit::default()
         };
+        let skipped_commit = commit.clone();
+        commit.write_count = written.write_count.cloned();
         let source_link = |peer: &crate::model::IssueRef, applied_at_ms| LinkWrite {
             instance: event.instance.clone(),
             issue_id: event.issue.id.clone(),
@@ -1000,7 +1013,8 @@ impl Pipeline {
 
         let (action, target) = match (applied, &event.change) {
             (Applied::Skipped(reason), _) => {
-                self.store.commit(&commit).await?;
+                // A skip wrote nothing to the target, so it does not count toward the cap.
+                self.store.commit(&skipped_commit).await?;
                 metrics::count_reason(event.tracker.route(), metrics::SKIPPED, reason.code());
                 info!(outcome = "skipped", reason = reason.code(), "event skipped");
                 return Ok(Outcome::Skipped(reason.clone()));
@@ -1511,6 +1525,8 @@ fn duration_ms(duration: Duration) -> i64 {
 struct Written<'a> {
     peer: Option<&'a crate::model::IssueRef>,
     peer_comment: Option<&'a str>,
+    /// The source issue's write counter to store, when the write cap is on.
+    write_count: Option<&'a WriteCount>,
 }
 
 /// Builds the response to a storage failure without naming tables, secrets or AWS request ids,

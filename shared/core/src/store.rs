@@ -5,13 +5,12 @@
 //! | `config`                             | `instance#{id}`            | an instance (JSON in `data`) |
 //! | `config`                             | `connection#{id}`          | a connection                 |
 //! | `delivery#{instance}#{id}`           | `delivery`                 | idempotency claim, with TTL  |
-//! | `link#{instance}#{issue id}`         | `{connection}`             | the linked issue on the peer |
+//! | `link#{instance}#{issue id}`         | `{connection}`             | the linked issue on the peer, and the write counter of the minute |
 //! | `link#{instance}#{issue id}`         | `{connection}#comment#{id}`| a linked comment             |
 //! | `link#{instance}#{issue id}`         | `{connection}#written#{id}`| a comment proxysync wrote    |
 //! | `parked`                             | `{time}#{connection}#{id}` | a parked event               |
 //! | `lease#{name}`                       | `lease`                    | a lease with its holder, TTL |
 //! | `needs_operator`                     | `{instance}`               | OAuth credentials rejected   |
-//! | `writes#{instance}#{issue id}`       | `{connection}#{minute}`    | write counter, with TTL      |
 //! | `catchup#{instance}`                 | `watermark`                | last catch-up time           |
 //! | `catchup#{instance}`                 | `hook#{repo}#{hook id}`    | GitHub hook catch-up state   |
 //! | `poll#{instance}#{scope}`            | `watermark`                | poll watermark (HP ALM/QC)   |
@@ -68,6 +67,33 @@ pub struct Link {
     pub field_echoes: BTreeMap<Field, String>,
     /// Set while one invocation creates the peer, until this epoch millisecond.
     pub creating_until_ms: Option<i64>,
+    /// The minute (epoch milliseconds / 60,000) of the writes counted in `writes_count`.
+    pub writes_minute: i64,
+    /// Writes proxysync made from this issue through the connection in `writes_minute`.
+    pub writes_count: u32,
+}
+
+impl Link {
+    /// Returns the writes from this issue already counted in `minute`.
+    pub fn writes_in(&self, minute: i64) -> u32 {
+        if self.writes_minute == minute {
+            self.writes_count
+        } else {
+            0
+        }
+    }
+}
+
+/// The per-minute write counter of a source issue to store with a commit, for the write cap.
+#[derive(Clone, Debug)]
+pub struct WriteCount {
+    pub instance: String,
+    pub issue_id: String,
+    pub connection: String,
+    /// Epoch milliseconds / 60,000.
+    pub minute: i64,
+    /// The count including this write.
+    pub count: u32,
 }
 
 /// An event that failed past its retry budget, with what is needed to apply it later.
@@ -147,6 +173,8 @@ pub struct Commit {
     pub finish_delivery: Option<String>,
     /// The parked record this sync replayed, to delete.
     pub delete_parked: Option<String>,
+    /// The source issue's write counter after this write.
+    pub write_count: Option<WriteCount>,
 }
 
 /// The DynamoDB table of one deployment.
@@ -469,6 +497,10 @@ impl Store {
             echo: text("echo"),
             field_echoes,
             creating_until_ms: number("creating_until"),
+            writes_minute: number("writes_minute").unwrap_or(0),
+            writes_count: number("writes_count")
+                .and_then(|count| u32::try_from(count).ok())
+                .unwrap_or(0),
         }))
     }
 
@@ -603,8 +635,20 @@ impl Store {
     /// A DynamoDB failure; then nothing of the commit was written.
     pub async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut items = Vec::new();
+        let mut counted = false;
         for link in &commit.links {
-            items.push(self.link_update(link)?);
+            // DynamoDB allows one operation per item in a transaction, so the counter joins the
+            // source link's update when the commit has one.
+            let count = commit.write_count.as_ref().filter(|count| {
+                count.instance == link.instance
+                    && count.issue_id == link.issue_id
+                    && count.connection == link.connection
+            });
+            counted |= count.is_some();
+            items.push(self.link_update(link, count)?);
+        }
+        if let Some(count) = commit.write_count.as_ref().filter(|_| !counted) {
+            items.push(self.count_update(count)?);
         }
         for comment in &commit.comments {
             items.push(self.comment_write(comment)?);
@@ -648,7 +692,11 @@ impl Store {
         Ok(())
     }
 
-    fn link_update(&self, link: &LinkWrite) -> Result<TransactWriteItem, StoreError> {
+    fn link_update(
+        &self,
+        link: &LinkWrite,
+        count: Option<&WriteCount>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut expression = "SET peer = :peer, peer_instance = :peer_instance".to_owned();
         let mut values = HashMap::from([
             (
@@ -660,6 +708,11 @@ impl Store {
         if let Some(at) = link.applied_at_ms {
             expression.push_str(", applied_at = :applied_at");
             values.insert(":applied_at".to_owned(), n(at));
+        }
+        if let Some(count) = count {
+            expression.push_str(", writes_minute = :writes_minute, writes_count = :writes_count");
+            values.insert(":writes_minute".to_owned(), n(count.minute));
+            values.insert(":writes_count".to_owned(), n(i64::from(count.count)));
         }
         if let Some(echo) = &link.echo {
             expression.push_str(", echo = :echo");
@@ -687,6 +740,19 @@ impl Store {
             .key("sk", s(&link.connection))
             .update_expression(expression)
             .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| self.failed("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn count_update(&self, count: &WriteCount) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(link_pk(&count.instance, &count.issue_id)))
+            .key("sk", s(&count.connection))
+            .update_expression("SET writes_minute = :writes_minute, writes_count = :writes_count")
+            .expression_attribute_values(":writes_minute", n(count.minute))
+            .expression_attribute_values(":writes_count", n(i64::from(count.count)))
             .build()
             .map_err(|e| self.failed("TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().update(update).build())

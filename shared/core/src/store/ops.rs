@@ -4,7 +4,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, n, s};
 use crate::error::StoreError;
-use crate::time_util::now_ms;
 
 /// The catch-up progress of one GitHub repository hook.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,47 +26,6 @@ pub struct DeliveryBacklog {
 }
 
 impl Store {
-    /// Counts one write to `issue_id` through `connection` in the current minute.
-    ///
-    /// Returns false, and counts nothing, when `cap` writes were already counted
-    /// this minute. The counter expires with DynamoDB's TTL a few minutes later.
-    ///
-    /// # Errors
-    /// A DynamoDB failure.
-    pub async fn count_write(
-        &self,
-        instance: &str,
-        issue_id: &str,
-        connection: &str,
-        cap: u32,
-    ) -> Result<bool, StoreError> {
-        let minute = now_ms() / 60_000;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("writes#{instance}#{issue_id}")))
-            .key("sk", s(format!("{connection}#{minute}")))
-            .update_expression("ADD writes :one SET expires_at = :expires")
-            .condition_expression("attribute_not_exists(writes) OR writes < :cap")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":cap", n(i64::from(cap)))
-            .expression_attribute_values(":expires", n((minute + 5) * 60))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(self.failed("UpdateItem", error)),
-        }
-    }
-
     /// Reads the catch-up watermark of `instance`: the epoch millisecond up to which a
     /// catch-up has looked, or `None` before the first run.
     ///
