@@ -685,7 +685,14 @@ def main(keep_running):
             pass
 
 
+def exit_on_signal(signum, _frame):
+    """Turns SIGTERM and SIGHUP into an exit, so the servers are stopped as on Ctrl-C."""
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGHUP, exit_on_signal)
     try:
         main(keep_running="--keep-running" in sys.argv[1:])
     finally:

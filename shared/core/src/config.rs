@@ -1,6 +1,6 @@
 //! The configuration file and the environment settings of the functions.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut ids = HashSet::new();
         for instance in &self.instances {
-            if instance.id.is_empty() || instance.id.contains(['/', '#', ' ']) {
+            if !valid_id(&instance.id) {
                 return Err(ConfigError(format!(
                     "invalid instance id {:?}: use letters, digits, '-' and '_' only",
                     instance.id
@@ -73,7 +73,14 @@ impl Config {
         }
 
         let mut connection_ids = HashSet::new();
+        let mut pairs: HashMap<[(&str, &str); 2], &str> = HashMap::new();
         for connection in &self.connections {
+            if !valid_id(&connection.id) {
+                return Err(ConfigError(format!(
+                    "invalid connection id {:?}: use letters, digits, '-' and '_' only",
+                    connection.id
+                )));
+            }
             if !connection_ids.insert(connection.id.as_str()) {
                 return Err(ConfigError(format!(
                     "connection id {:?} is defined twice",
@@ -99,6 +106,26 @@ impl Config {
                     connection.id, connection.a.project
                 )));
             }
+            // Each connection of a pair would create its own copy of every new issue.
+            let mut pair = [
+                (
+                    connection.a.instance.as_str(),
+                    connection.a.project.as_str(),
+                ),
+                (
+                    connection.b.instance.as_str(),
+                    connection.b.project.as_str(),
+                ),
+            ];
+            pair.sort_unstable();
+            if let Some(first) = pairs.insert(pair, connection.id.as_str()) {
+                return Err(ConfigError(format!(
+                    "connections {first:?} and {:?} both connect {}:{} with {}:{}, so every new \
+                     issue would be created twice: keep one of them, with `direction: both` for \
+                     a two-way sync",
+                    connection.id, pair[0].0, pair[0].1, pair[1].0, pair[1].1
+                )));
+            }
         }
         Ok(())
     }
@@ -107,6 +134,15 @@ impl Config {
     pub fn instance(&self, id: &str) -> Option<&Instance> {
         self.instances.iter().find(|instance| instance.id == id)
     }
+}
+
+/// Accepts the ids of instances and connections: letters, digits, '-' and '_', as they are
+/// part of DynamoDB keys and webhook URLs.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Formats a YAML error as "line L, column C: message", with a hint when a tab is the cause.
@@ -291,6 +327,41 @@ connections:
             config.connections[0].b.closed_status.as_deref(),
             Some("Done")
         );
+    }
+
+    #[test]
+    fn same_pair_twice_rejected() {
+        // The second connection names the pair the other way round.
+        let text = format!(
+            "{EXAMPLE}  - id: widgets-again\n    a: {{ instance: acme-jira, project: SUP }}\n    \
+             b: {{ instance: acme-github, project: acme/widgets }}\n"
+        );
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("\"widgets\" and \"widgets-again\""),
+            "{error}"
+        );
+        assert!(error.contains("direction: both"), "{error}");
+    }
+
+    #[test]
+    fn other_project_pair_accepted() {
+        let text = format!(
+            "{EXAMPLE}  - id: widgets-help\n    a: {{ instance: acme-github, project: acme/widgets }}\n    \
+             b: {{ instance: acme-jira, project: HELP }}\n"
+        );
+        assert!(Config::from_yaml(&text).is_ok());
+    }
+
+    #[test]
+    fn connection_id_checked() {
+        let text = EXAMPLE.replace("id: widgets", "id: \"bad id!\"");
+        let error = Config::from_yaml(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("invalid connection id \"bad id!\""),
+            "{error}"
+        );
+        assert!(error.contains("letters, digits"), "{error}");
     }
 
     #[test]
