@@ -197,7 +197,7 @@ def describe(answer):
 
 
 def expect(label, answer, wanted):
-    """Print the answer and stop the demo when it lacks the expected text (or each of several).
+    """Print the response and stop the demo when it lacks the expected text (or each of several).
 
     Returns the printed description.
     """
@@ -580,7 +580,7 @@ def main(keep_running):
         signature = "sha256=" + hmac.new(SECRETS[secret_id]["webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
         header = "X-Hub-Signature-256" if route == "github" else "X-Hub-Signature"
         expect(f"{route}-webhook", http("POST", function_url(route), body, {**headers, header: signature}, timeout=600), "ignored")
-    # A GET starts the function without touching an instance: webhooks are POST requests, so it answers 405.
+    # A GET starts the function without touching an instance: webhooks are POST requests, so it returns 405.
     for tracker in ["azure-devops", "zendesk", "salesforce"]:
         expect(WEBHOOK_RECEIVERS[tracker][0], http("GET", function_url(tracker), timeout=600), "405")
 

@@ -1546,8 +1546,8 @@ fn store_failure_answer(error: &StoreError) -> WebhookResponse {
     WebhookResponse::error(503, "unavailable", message.to_owned())
 }
 
-/// Builds the response for an instance that is not set up, without naming its secret or
-/// settings, which an unauthenticated caller must not learn; the log has the details.
+/// Builds the response for an instance that is not set up. It names neither the secret nor the
+/// settings, because an unauthenticated caller must not learn them; the log has the details.
 fn not_ready_answer(instance_id: &str) -> WebhookResponse {
     let message = format!(
         "instance {instance_id} is not set up to receive webhooks; the function's log names what \

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::time_util::{now_ms, parse_rfc3339_ms};
 
-/// The most issues read per Jira search page.
+/// The maximum number of issues read per Jira search page.
 const JIRA_PAGE_SIZE: u32 = 50;
 /// Search results that each Data Center page reads again from the previous page. An issue
 /// updated while the pages are read moves to the end of the results, so the later results
@@ -253,7 +253,7 @@ fn issues_of(page: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Syncs `event` unless every connection already holds its content.
+/// Syncs `event` unless the peer of every connection already has its content.
 async fn sync_if_changed(run: &mut InstanceRun<'_>, mut event: ChangeEvent) -> Result<(), String> {
     let pipeline = run.pipeline;
     let instance = run.instance;
@@ -382,8 +382,8 @@ fn jira_event(instance: &Instance, api: &Api, issue: &Value) -> Option<ChangeEve
             },
             labels,
         },
-        // The search does not say who changed the issue; an empty id never matches the proxy
-        // user, and the fingerprint check above drops the proxy user's own writes.
+        // The search does not return who changed the issue. An empty id never matches the proxy
+        // user, so the fingerprint check above is what drops the proxy user's own writes.
         author: Author {
             id: String::new(),
             name: "catch-up".to_owned(),
