@@ -124,7 +124,7 @@ pub(crate) async fn list_by_repository_id(
 /// Lists the repository's attempts that have a status, newest first, at most `per_page` (default
 /// 30, at most 100), from the attempt that `cursor` names. The `Link` header names the next
 /// page, whose cursor is the id of its first attempt, encoded. A cursor that the sandbox did
-/// not issue answers 400.
+/// not issue gets 400.
 fn list_deliveries(
     app: &App,
     repository_id: u64,

@@ -180,7 +180,7 @@ pub(crate) fn stored_time(value: &str) -> Option<OffsetDateTime> {
 }
 
 /// `POST /rest/api/3/search/jql` with `jql`, `maxResults` (default 50), `nextPageToken` and
-/// `properties` (the entity property keys to return). Answers `{issues, isLast,
+/// `properties` (the entity property keys to return). Returns `{issues, isLast,
 /// nextPageToken}` with each issue in its REST v3 form, and a `properties` object on each
 /// issue when keys were requested; the `fields` list is ignored and every field is returned.
 pub(crate) async fn search(

@@ -103,7 +103,7 @@ pub(crate) async fn my_permissions(
 /// subset of the Jira Cloud search, with absolute dates read in the caller's time zone.
 /// Returns `{expand, startAt, maxResults, total, issues}`; `maxResults` is at most 1000, as
 /// Jira's default limit, and `fields` and `expand` are ignored, so every field is returned. As
-/// on Jira, a project that the caller may not browse answers 400 like an unknown one, and
+/// on Jira, a project that the caller may not browse gets 400 like an unknown one, and
 /// without a project condition only browsable projects are searched.
 pub(crate) async fn search(
     State(app): State<Arc<App>>,

@@ -290,7 +290,7 @@ fn delivered_ms(attempt: &Value) -> i64 {
 }
 
 /// Picks the deliveries to redeliver from GitHub's hook deliveries: for each event (`guid`)
-/// with an attempt since `since_ms`, none of whose attempts got a 2xx answer, the newest
+/// with an attempt since `since_ms`, none of whose attempts got a 2xx response, the newest
 /// attempt's (id, guid). Events redelivered often already are left alone.
 pub fn failed_deliveries(listed: &Value, since_ms: i64) -> Vec<(String, String)> {
     let mut by_guid: BTreeMap<String, Vec<&Value>> = BTreeMap::new();

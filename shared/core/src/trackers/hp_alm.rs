@@ -18,8 +18,8 @@
 //! each headed `<b>user &lt;user&gt;, date:</b>`, as ALM's own client writes them.
 //!
 //! ALM returns 404 to every write to a linked defect that was deleted there, and the event
-//! parks with an error stating that the defect no longer exists. The poller never sees a deleted defect, since ALM's
-//! changed-since query does not list it.
+//! parks with an error stating that the defect no longer exists. The poller does not read
+//! deleted defects, because ALM's changed-since query does not list them.
 
 pub mod poll;
 
@@ -406,7 +406,7 @@ fn bad_response(method: &str, path: &str, message: &str) -> TargetError {
 }
 
 /// Rewrites ALM's 404 for a linked defect into an error stating that the defect no longer
-/// exists, so the parked event tells the operator why its replays keep failing.
+/// exists, so the parked event shows the operator why its replays keep failing.
 fn defect_gone(error: TargetError, project: &str, defect: &str) -> TargetError {
     match error {
         TargetError::Status {
